@@ -1,0 +1,168 @@
+package verdict
+
+import (
+	"fmt"
+	"strings"
+	"net/http"
+	"testing"
+)
+
+func TestRouteOf(t *testing.T) {
+	tests := []struct {
+		give  string
+		want  string
+		safe  bool
+		drain bool
+	}{
+		{"/v2/jobs/activation", "/v2/jobs/activation", true, false},
+		{"/v2/jobs/2251799813685249/completion", "/v2/jobs/{jobKey}/completion", true, true},
+		{"/v2/jobs/2251799813685249/failure", "/v2/jobs/{jobKey}/failure", true, true},
+		{"/v2/jobs/2251799813685249/error", "/v2/jobs/{jobKey}/error", false, true},
+		{"/zeebe/v2/jobs/2251799813685249/completion", "/v2/jobs/{jobKey}/completion", true, true},
+		{"/a/b/c/v2/jobs/1/completion/", "/v2/jobs/{jobKey}/completion", true, true},
+		{"/v2//jobs//1//completion", "/v2/jobs/{jobKey}/completion", true, true},
+		{"/v2/user-tasks/42/completion", "/v2/user-tasks/{userTaskKey}/completion", false, true},
+		{"/v2/user-tasks/42/assignment", "/v2/user-tasks/{userTaskKey}/assignment", false, false},
+		{"/v2/process-instances", "/v2/process-instances", false, false},
+		{"/v2/process-instances/search", "/v2/process-instances/search", true, false},
+		{"/v2/process-instances/7/cancellation", "/v2/process-instances/{processInstanceKey}/cancellation", true, false},
+		{"/v2/process-instances/7/migration", "/v2/process-instances/{processInstanceKey}/migration", true, false},
+		{"/v2/process-instances/7/modification", "/v2/process-instances/{processInstanceKey}/modification", false, false},
+		{"/v2/incidents/9/resolution", "/v2/incidents/{incidentKey}/resolution", true, false},
+		{"/v2/resources/9/deletion", "/v2/resources/{resourceKey}/deletion", true, false},
+		{"/v2/decision-definitions/evaluation", "/v2/decision-definitions/evaluation", true, false},
+		{"/v2/topology", "/v2/topology", true, false},
+		{"/v2/messages/publication", "/v2/messages/publication", false, false},
+		{"/v2/users/demo", "/v2/users/{username}", false, false},
+		{"/v2/tenants/acme", "/v2/tenants/{tenantId}", false, false},
+		{"/v2/documents/3fa85f64-5717-4562-b3fc-2c963f66afa6", "/v2/documents/{documentId}", false, false},
+		{"/v2/process-instances/7/incidents/search", "/v2/process-instances/{processInstanceKey}/incidents/search", true, false},
+		// A search the table does not know is still safe; its template is generic.
+		{"/v2/brand-new-things/search", "", true, false},
+		{"/api/orders/123", "", false, false},
+		{"/", "", false, false},
+		{"", "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			r := RouteOf(tt.give)
+			if r.Template != tt.want || r.Safe() != tt.safe || r.Drain() != tt.drain {
+				t.Fatalf("RouteOf(%q) = %q safe=%v drain=%v; want %q safe=%v drain=%v",
+					tt.give, r.Template, r.Safe(), r.Drain(), tt.want, tt.safe, tt.drain)
+			}
+		})
+	}
+}
+
+func TestRouteOfCamundaDoesNotAllocate(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() {
+		RouteOf("/zeebe/v2/jobs/2251799813685249/completion")
+		RouteOf("/v2/users/demo")
+	})
+	if allocs != 0 {
+		t.Fatalf("RouteOf allocates %v times", allocs)
+	}
+}
+
+func TestRoutesGeneric(t *testing.T) {
+	var rs Routes
+	tests := []struct{ give, want string }{
+		{"/api/orders/123", "/api/orders/{id}"},
+		{"/api/orders/123/items/9", "/api/orders/{id}/items/{id}"},
+		{"/api/users/alice@example.com", "/api/users/{id}"},
+		{"/api/blobs/3fa85f64-5717-4562-b3fc-2c963f66afa6", "/api/blobs/{id}"},
+		{"/api/blobs/deadbeefdeadbeef", "/api/blobs/{id}"},
+		{"/api/v1/health", "/api/v1/health"},
+		{"/", "/"},
+		{"", "/"},
+		{"/v2/jobs/5/completion", "/v2/jobs/{jobKey}/completion"},
+		{"/v2/brand-new-things/search", "/v2/brand-new-things/search"},
+		{strings.Repeat("/ab", 100), Other},
+	}
+	for _, tt := range tests {
+		if got := rs.Of("h:1", tt.give).Template; got != tt.want {
+			t.Errorf("Of(%q) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+	if !rs.Of("h:1", "/v2/brand-new-things/search").Safe() {
+		t.Error("unknown search route lost its safe flag")
+	}
+	allocs := testing.AllocsPerRun(100, func() { rs.Of("h:1", "/api/orders/987654") })
+	if allocs != 0 {
+		t.Fatalf("a known generic template allocates %v times", allocs)
+	}
+}
+
+func TestRoutesBounded(t *testing.T) {
+	rs := Routes{MaxPerHost: 10, MaxHosts: 3}
+	seen := map[string]bool{}
+	for h := range 5 {
+		host := fmt.Sprintf("host%d:80", h)
+		for i := range 50 {
+			// Word-like segments that are not IDs: each would be a new template.
+			tpl := rs.Of(host, fmt.Sprintf("/api/thing%c%c", 'a'+i%26, 'a'+i/26)).Template
+			if tpl == Other {
+				seen[Other] = true
+			} else {
+				seen[host+tpl] = true
+			}
+		}
+		// Camunda routes are never bounded away.
+		if got := rs.Of(host, "/v2/jobs/1/completion").Template; got != "/v2/jobs/{jobKey}/completion" {
+			t.Fatalf("camunda route beyond bound = %q", got)
+		}
+	}
+	// 3 hosts x 10 templates, plus Other.
+	if len(seen) != 3*10+1 || !seen[Other] {
+		t.Fatalf("distinct templates = %d, want 31 including %q", len(seen), Other)
+	}
+}
+
+func TestSafeToRepeat(t *testing.T) {
+	tests := []struct {
+		method, path string
+		header       string
+		want         bool
+	}{
+		{"GET", "/anything", "", true},
+		{"HEAD", "/anything", "", true},
+		{"OPTIONS", "/anything", "", true},
+		{"PUT", "/anything", "", true},
+		{"DELETE", "/anything", "", true},
+		{"POST", "/anything", "", false},
+		{"PATCH", "/anything", "", false},
+		{"POST", "/anything", "Idempotency-Key", true},
+		{"POST", "/anything", "X-Idempotency-Key", true},
+		{"POST", "/v2/process-instances", "", false},
+		{"POST", "/v2/messages/publication", "", false},
+		{"POST", "/v2/jobs/activation", "", true},
+		{"POST", "/v2/jobs/1/completion", "", true},
+		{"POST", "/v2/jobs/1/failure", "", true},
+		{"POST", "/v2/jobs/1/error", "", false},
+		{"POST", "/v2/process-instances/1/cancellation", "", true},
+		{"POST", "/v2/incidents/1/resolution", "", true},
+		{"POST", "/v2/variables/search", "", true},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, "http://h"+tt.path, nil)
+		if tt.header != "" {
+			req.Header.Set(tt.header, "k1")
+		}
+		if got := SafeToRepeat(req); got != tt.want {
+			t.Errorf("%s %s %s: SafeToRepeat = %v, want %v", tt.method, tt.path, tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestIDLike(t *testing.T) {
+	for _, s := range []string{"1", "2251799813685249", "a1b2c3d4", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "deadbeefcafebabe", "x@y", "abc=", "a%20b", string(make([]byte, 41))} {
+		if !idLike(s) {
+			t.Errorf("idLike(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "v2", "jobs", "completion", "process-instances", "v1", "abc12", "deadbeef"} {
+		if idLike(s) {
+			t.Errorf("idLike(%q) = true", s)
+		}
+	}
+}

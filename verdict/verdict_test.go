@@ -1,0 +1,266 @@
+package verdict
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/iotest"
+)
+
+const (
+	problemJSON = "application/problem+json"
+
+	body883 = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,` +
+		`"detail":"Expected to handle request, but all retries have been exhausted","instance":"/v2/process-instances"}`
+	body880activation = `{"type":"about:blank","title":"java.lang.RuntimeException","status":500,` +
+		`"detail":"Unexpected error occurred during the request processing: Expected to activate jobs of type 'type', but no jobs available and at least one broker returned 'RESOURCE_EXHAUSTED'. Please try again later.",` +
+		`"instance":"/zeebe/v2/jobs/activation"}`
+	body86java = `{"type":"about:blank","title":"io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException","status":429,"detail":"Expected to execute the command on one of the partitions, but all failed"}`
+	bodyDisk   = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,"detail":"Cannot accept requests for partition 1. Broker is out of disk space"}`
+	bodyUnavail = `{"type":"about:blank","title":"UNAVAILABLE","status":503,"detail":"Expected to handle request, but the partition has no leader"}`
+	bodyPlain500 = `{"type":"about:blank","title":"java.lang.NullPointerException","status":500,"detail":"boom"}`
+)
+
+func response(code int, contentType, body string) *http.Response {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
+}
+
+func TestOfResponses(t *testing.T) {
+	tests := []struct {
+		name      string
+		give      *http.Response
+		want      Kind
+		outOfDisk bool
+		title     string
+	}{
+		{"200", response(200, "application/json", `{}`), Success, false, ""},
+		{"204", response(204, "", ""), Success, false, ""},
+		{"101", response(101, "", ""), Success, false, ""},
+		{"302", response(302, "", ""), Success, false, ""},
+		{"400 problem", response(400, problemJSON, `{"title":"INVALID_ARGUMENT","status":400}`), ClientError, false, ""},
+		{"404", response(404, problemJSON, `{"title":"NOT_FOUND","status":404}`), ClientError, false, ""},
+		{"409 invalid state", response(409, problemJSON, `{"title":"INVALID_STATE","status":409}`), ClientError, false, ""},
+		{"409 already exists", response(409, problemJSON, `{"title":"ALREADY_EXISTS","status":409}`), ClientError, false, ""},
+		{"8.6 429 RESOURCE_EXHAUSTED", response(429, problemJSON, `{"title":"RESOURCE_EXHAUSTED","status":429}`), Backpressure, false, "RESOURCE_EXHAUSTED"},
+		{"8.6 429 java class title", response(429, problemJSON, body86java), Backpressure, false, "io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException"},
+		{"429 no body", response(429, "", ""), Backpressure, false, ""},
+		{"429 html body", response(429, "text/html", "<html>slow down</html>"), Backpressure, false, ""},
+		{"429 out of disk", response(429, problemJSON, strings.Replace(bodyDisk, "503", "429", 1)), Backpressure, true, "RESOURCE_EXHAUSTED"},
+		{"8.8.0 503 command", response(503, problemJSON, body883), Backpressure, false, "RESOURCE_EXHAUSTED"},
+		{"8.8.0 500 activation", response(500, problemJSON, body880activation), Backpressure, false, "java.lang.RuntimeException"},
+		{"8.8.3 503", response(503, problemJSON, body883), Backpressure, false, "RESOURCE_EXHAUSTED"},
+		{"503 with json content type", response(503, "application/json; charset=utf-8", body883), Backpressure, false, "RESOURCE_EXHAUSTED"},
+		{"503 out of disk", response(503, problemJSON, bodyDisk), Backpressure, true, "RESOURCE_EXHAUSTED"},
+		{"503 UNAVAILABLE", response(503, problemJSON, bodyUnavail), Unavailable, false, "UNAVAILABLE"},
+		{"502 ABORTED", response(502, problemJSON, `{"title":"ABORTED","status":502}`), Unavailable, false, ""},
+		{"504 DEADLINE_EXCEEDED", response(504, problemJSON, `{"title":"DEADLINE_EXCEEDED","status":504}`), Unavailable, false, ""},
+		{"500 plain", response(500, problemJSON, bodyPlain500), ServerError, false, "java.lang.NullPointerException"},
+		{"501", response(501, "", ""), ServerError, false, ""},
+		{"599", response(599, "", ""), ServerError, false, ""},
+		// Bad bodies: the status decides.
+		{"503 proxy html", response(503, "text/html", "<html><body>Service Temporarily Unavailable RESOURCE_EXHAUSTED</body></html>"), Unavailable, false, ""},
+		{"503 empty body", response(503, problemJSON, ""), Unavailable, false, ""},
+		{"503 no content type", response(503, "", body883), Unavailable, false, ""},
+		{"503 malformed json", response(503, problemJSON, `{"title": "UNAVAIL`), Unavailable, false, ""},
+		{"503 malformed json naming the signal", response(503, problemJSON, `{"title":"RESOURCE_EXHAUSTED", "status": 503,`), Backpressure, false, ""},
+		{"503 json array", response(503, problemJSON, `["RESOURCE_EXHAUSTED"]`), Backpressure, false, ""},
+		{"500 json null", response(500, problemJSON, `null`), ServerError, false, ""},
+		{"503 title of wrong type", response(503, problemJSON, `{"title":42,"detail":"fine"}`), Unavailable, false, ""},
+		{"500 html", response(500, "text/html", "<h1>RESOURCE_EXHAUSTED</h1>"), ServerError, false, ""},
+		{"500 bad content type", response(500, "application/json; ; ;", body880activation), Backpressure, false, "java.lang.RuntimeException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Of(nil, tt.give, nil)
+			if got.Kind != tt.want {
+				t.Fatalf("Kind = %v, want %v", got.Kind, tt.want)
+			}
+			if got.Status != tt.give.StatusCode {
+				t.Errorf("Status = %d, want %d", got.Status, tt.give.StatusCode)
+			}
+			if got.OutOfDisk != tt.outOfDisk {
+				t.Errorf("OutOfDisk = %v, want %v", got.OutOfDisk, tt.outOfDisk)
+			}
+			if tt.title != "" && (got.Problem == nil || got.Problem.Title != tt.title) {
+				t.Errorf("Problem = %+v, want title %q", got.Problem, tt.title)
+			}
+		})
+	}
+}
+
+func TestOfErrors(t *testing.T) {
+	canceledCtx, cancel := context.WithCancel(context.Background())
+	cancel()
+	reqCanceled, _ := http.NewRequestWithContext(canceledCtx, "GET", "http://h/", nil)
+	req, _ := http.NewRequest("GET", "http://h/", nil)
+	dialRefused := &net.OpError{Op: "dial", Net: "tcp", Err: &net.OpError{Op: "connect", Err: syscall.ECONNREFUSED}}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+
+	tests := []struct {
+		name    string
+		req     *http.Request
+		err     error
+		want    Kind
+		notSent bool
+	}{
+		{"dial refused", req, dialRefused, TransportError, true},
+		{"dial refused wrapped", req, &wrapErr{dialRefused}, TransportError, true},
+		{"reset after write", req, reset, TransportError, false},
+		{"unexpected EOF", req, io.ErrUnexpectedEOF, TransportError, false},
+		{"timeout", req, context.DeadlineExceeded, TransportError, false},
+		{"caller canceled", reqCanceled, errors.New("net/http: request canceled"), Canceled, false},
+		{"context canceled error", req, context.Canceled, Canceled, false},
+		{"nil request", nil, reset, TransportError, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Of(tt.req, nil, tt.err)
+			if got.Kind != tt.want || got.NotSent != tt.notSent || got.Err != tt.err {
+				t.Fatalf("Of = %+v, want kind %v notSent %v", got, tt.want, tt.notSent)
+			}
+		})
+	}
+	if got := Of(req, nil, nil); got.Kind != TransportError || got.Err == nil {
+		t.Fatalf("nil response and error: %+v", got)
+	}
+}
+
+type wrapErr struct{ err error }
+
+func (e *wrapErr) Error() string { return "wrapped: " + e.err.Error() }
+func (e *wrapErr) Unwrap() error { return e.err }
+
+// countingBody counts the bytes read from it.
+type countingBody struct {
+	r      io.Reader
+	n      int
+	closed bool
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += n
+	return n, err
+}
+func (b *countingBody) Close() error { b.closed = true; return nil }
+
+func TestOfReadsNoBodyOnSuccess(t *testing.T) {
+	for _, code := range []int{200, 201, 204, 302, 400, 404, 409, 502, 504} {
+		cb := &countingBody{r: strings.NewReader(body883)}
+		resp := &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {problemJSON}}, Body: cb}
+		Of(nil, resp, nil)
+		if cb.n != 0 || resp.Body != io.ReadCloser(cb) {
+			t.Errorf("%d: read %d bytes, body replaced: %v", code, cb.n, resp.Body != io.ReadCloser(cb))
+		}
+	}
+}
+
+func TestOfSecondCallIsFree(t *testing.T) {
+	cb := &countingBody{r: strings.NewReader(body883)}
+	resp := &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {problemJSON}}, Body: cb}
+	first := Of(nil, resp, nil)
+	read := cb.n
+	second := Of(nil, resp, nil)
+	if cb.n != read {
+		t.Fatalf("second call read %d more bytes", cb.n-read)
+	}
+	if first.Problem != second.Problem || first.Kind != second.Kind {
+		t.Fatalf("second call differs: %+v vs %+v", first, second)
+	}
+	allocs := testing.AllocsPerRun(100, func() { Of(nil, resp, nil) })
+	if allocs != 0 {
+		t.Fatalf("second call allocates %v times", allocs)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if string(got) != body883 {
+		t.Fatalf("body after peek = %q", got)
+	}
+	resp.Body.Close()
+	if !cb.closed {
+		t.Fatal("Close did not reach the original body")
+	}
+}
+
+func TestPeekKeepsEveryByte(t *testing.T) {
+	// A 3 MiB problem body: far beyond MaxPeek, it must reach the caller intact.
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte('a' + i%26)
+	}
+	body := append([]byte(`{"title":"RESOURCE_EXHAUSTED","detail":"`), big...)
+	body = append(body, `"}`...)
+	for _, reader := range []struct {
+		name string
+		wrap func(io.Reader) io.Reader
+	}{
+		{"plain", func(r io.Reader) io.Reader { return r }},
+		{"one byte at a time", iotest.OneByteReader},
+		{"half reads", iotest.HalfReader},
+	} {
+		t.Run(reader.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {problemJSON}},
+				Body: io.NopCloser(reader.wrap(bytes.NewReader(body)))}
+			a := Of(nil, resp, nil)
+			// The prefix is truncated JSON, but it names the signal.
+			if a.Kind != Backpressure {
+				t.Errorf("Kind = %v", a.Kind)
+			}
+			got, err := io.ReadAll(resp.Body)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("read %d bytes (err %v), want %d identical", len(got), err, len(body))
+			}
+		})
+	}
+}
+
+func TestPeekBodyCutShort(t *testing.T) {
+	cut := errors.New("connection reset mid-body")
+	partial := body883[:60]
+	resp := &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {problemJSON}},
+		Body: io.NopCloser(io.MultiReader(strings.NewReader(partial), iotest.ErrReader(cut)))}
+	a := Of(nil, resp, nil)
+	if a.Kind != Backpressure { // the prefix names RESOURCE_EXHAUSTED
+		t.Fatalf("Kind = %v", a.Kind)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if string(got) != partial || !errors.Is(err, cut) {
+		t.Fatalf("got %q, %v; want the partial body then the read error", got, err)
+	}
+
+	resp = &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {problemJSON}},
+		Body: io.NopCloser(iotest.ErrReader(cut))}
+	if a := Of(nil, resp, nil); a.Kind != ServerError {
+		t.Fatalf("Kind = %v", a.Kind)
+	}
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, cut) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestKindStrings(t *testing.T) {
+	want := []string{"success", "client_error", "backpressure", "unavailable", "server_error", "transport_error", "canceled"}
+	for k := range NumKinds {
+		if got := Kind(k).String(); got != want[k] {
+			t.Errorf("Kind(%d) = %q, want %q", k, got, want[k])
+		}
+	}
+	if Kind(200).String() != "unknown" {
+		t.Error("out of range kind")
+	}
+	failures := map[Kind]bool{Backpressure: true, Unavailable: true, ServerError: true, TransportError: true}
+	for k := range NumKinds {
+		if Kind(k).Failure() != failures[Kind(k)] {
+			t.Errorf("%v.Failure() = %v", Kind(k), Kind(k).Failure())
+		}
+	}
+}
