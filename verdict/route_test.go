@@ -2,8 +2,8 @@ package verdict
 
 import (
 	"fmt"
-	"strings"
 	"net/http"
+	"strings"
 	"testing"
 )
 

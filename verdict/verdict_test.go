@@ -21,9 +21,9 @@ const (
 	body880activation = `{"type":"about:blank","title":"java.lang.RuntimeException","status":500,` +
 		`"detail":"Unexpected error occurred during the request processing: Expected to activate jobs of type 'type', but no jobs available and at least one broker returned 'RESOURCE_EXHAUSTED'. Please try again later.",` +
 		`"instance":"/zeebe/v2/jobs/activation"}`
-	body86java = `{"type":"about:blank","title":"io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException","status":429,"detail":"Expected to execute the command on one of the partitions, but all failed"}`
-	bodyDisk   = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,"detail":"Cannot accept requests for partition 1. Broker is out of disk space"}`
-	bodyUnavail = `{"type":"about:blank","title":"UNAVAILABLE","status":503,"detail":"Expected to handle request, but the partition has no leader"}`
+	body86java   = `{"type":"about:blank","title":"io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException","status":429,"detail":"Expected to execute the command on one of the partitions, but all failed"}`
+	bodyDisk     = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,"detail":"Cannot accept requests for partition 1. Broker is out of disk space"}`
+	bodyUnavail  = `{"type":"about:blank","title":"UNAVAILABLE","status":503,"detail":"Expected to handle request, but the partition has no leader"}`
 	bodyPlain500 = `{"type":"about:blank","title":"java.lang.NullPointerException","status":500,"detail":"boom"}`
 )
 
