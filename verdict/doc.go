@@ -14,6 +14,7 @@
 //	ServerError     other 5xx                                     no
 //	TransportError  dial, TLS, reset, EOF, timeout                if safe to repeat or not sent
 //	Canceled        the caller's context ended                    never
+//	Refused         a layer of ebb refused it; nothing was sent   never
 //
 // The table covers every form Camunda 8 has used for backpressure: 429 with any
 // body (8.6, 8.7 and SaaS edges, whatever the title), 503 titled

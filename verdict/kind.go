@@ -23,10 +23,15 @@ const (
 	TransportError
 	// Canceled means the caller's context ended before an answer arrived.
 	Canceled
+	// Refused means a layer of ebb turned the request down locally (an open
+	// breaker, a full limiter queue): nothing was sent. It is not in
+	// DESIGN.md's table because it says nothing about the server: it is
+	// never retried and never counted for or against a host's health.
+	Refused
 )
 
 // NumKinds is the number of verdicts, for tables indexed by Kind.
-const NumKinds = int(Canceled) + 1
+const NumKinds = int(Refused) + 1
 
 var kindNames = [NumKinds]string{
 	Success:        "success",
@@ -36,6 +41,7 @@ var kindNames = [NumKinds]string{
 	ServerError:    "server_error",
 	TransportError: "transport_error",
 	Canceled:       "canceled",
+	Refused:        "refused",
 }
 
 // String returns the verdict's name as used in metric labels and logs, such as

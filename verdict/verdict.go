@@ -86,7 +86,16 @@ func Of(req *http.Request, resp *http.Response, err error) Attempt {
 
 var errNoResponse = errors.New("verdict: nil response and nil error")
 
+// ErrRefused is matched, through errors.Is, by every error with which a
+// layer of ebb turns a request down locally before sending it, such as
+// breaker.ErrOpen and limiter.ErrQueueFull. [Of] gives such errors the
+// verdict [Refused], so no other layer mistakes them for the server's answer.
+var ErrRefused = errors.New("refused locally, nothing sent")
+
 func ofError(req *http.Request, err error) Attempt {
+	if errors.Is(err, ErrRefused) {
+		return Attempt{Kind: Refused, Err: err, NotSent: true}
+	}
 	if (req != nil && req.Context().Err() != nil) || errors.Is(err, context.Canceled) {
 		return Attempt{Kind: Canceled, Err: err}
 	}

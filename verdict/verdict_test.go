@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -121,6 +122,8 @@ func TestOfErrors(t *testing.T) {
 		{"caller canceled", reqCanceled, errors.New("net/http: request canceled"), Canceled, false},
 		{"context canceled error", req, context.Canceled, Canceled, false},
 		{"nil request", nil, reset, TransportError, false},
+		{"local refusal", req, fmt.Errorf("limiter: queue full: %w", ErrRefused), Refused, true},
+		{"local refusal beats cancellation", reqCanceled, &wrapErr{ErrRefused}, Refused, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,7 +251,7 @@ func TestPeekBodyCutShort(t *testing.T) {
 }
 
 func TestKindStrings(t *testing.T) {
-	want := []string{"success", "client_error", "backpressure", "unavailable", "server_error", "transport_error", "canceled"}
+	want := []string{"success", "client_error", "backpressure", "unavailable", "server_error", "transport_error", "canceled", "refused"}
 	for k := range NumKinds {
 		if got := Kind(k).String(); got != want[k] {
 			t.Errorf("Kind(%d) = %q, want %q", k, got, want[k])
