@@ -1,0 +1,131 @@
+package retry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ebb-go/ebb/verdict"
+)
+
+// Hooks are told what the layer does, so that metrics and logs can follow it
+// without this package knowing them. Each is called synchronously on the
+// request's goroutine, never under a lock; a nil hook costs nothing. Hooks
+// must not modify the Event's Request.
+type Hooks struct {
+	// OnAttempt is called after every attempt with its verdict.
+	OnAttempt func(Event)
+	// OnRetry is called when a retry is scheduled, before the wait, with
+	// the delay and where it came from.
+	OnRetry func(Event)
+	// OnDone is called once per logical request, when it ends, with the
+	// number of attempts made and why it stopped.
+	OnDone func(Event)
+}
+
+// Event describes one step of a logical request.
+type Event struct {
+	// Request is the attempt's request: the caller's for the first
+	// attempt, a clone for the later ones.
+	Request *http.Request
+	// Host is the request's host as host:port, the metrics label.
+	Host string
+	// Attempt is the number of the attempt that just ended, from 1.
+	Attempt int
+	// Verdict is that attempt's verdict.
+	Verdict verdict.Attempt
+	// Delay is the wait before the next attempt (OnRetry only).
+	Delay time.Duration
+	// Source says where Delay came from (OnRetry only).
+	Source Source
+	// Stop says why the logical request ended (OnDone only).
+	Stop Stop
+}
+
+// Source is where a retry's delay came from.
+type Source uint8
+
+const (
+	// SourceBackoff is the exponential backoff with jitter.
+	SourceBackoff Source = iota
+	// SourceRetryAfter is the server's Retry-After, longer than the backoff.
+	SourceRetryAfter
+)
+
+// String returns "backoff" or "retry_after", the values of the metrics
+// label "source".
+func (s Source) String() string {
+	if s == SourceRetryAfter {
+		return "retry_after"
+	}
+	return "backoff"
+}
+
+// Stop is why a logical request ended.
+type Stop uint8
+
+const (
+	keepGoing Stop = iota
+	// StopAnswered: the last verdict calls for no retry (a success, a
+	// client error, an error that is not safe to repeat).
+	StopAnswered
+	// StopAttempts: the policy's attempts are spent.
+	StopAttempts
+	// StopBody: the request's body cannot be sent again (no GetBody, or
+	// GetBody failed).
+	StopBody
+	// StopRetryAfter: the server asked to wait longer than MaxRetryAfter.
+	StopRetryAfter
+	// StopDeadline: the next attempt could not start before the context's
+	// deadline.
+	StopDeadline
+	// StopBudget: the host's retry budget is spent.
+	StopBudget
+	// StopCanceled: the context ended during the wait.
+	StopCanceled
+)
+
+var stopNames = [...]string{"", "answered", "attempts", "body", "retry_after", "deadline", "budget", "canceled"}
+
+// String returns the reason's name, such as "budget".
+func (s Stop) String() string {
+	if int(s) < len(stopNames) {
+		return stopNames[s]
+	}
+	return "unknown"
+}
+
+// Error is returned when a logical request ends without a response: a
+// transport error on its last attempt, or the context ending during a wait.
+// It names the host and the attempts made, and unwraps to the cause.
+type Error struct {
+	// Host is the request's host as host:port.
+	Host string
+	// Attempts is the number of attempts made.
+	Attempts int
+	// Err is the last attempt's error, or the context's.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "s"
+	if e.Attempts == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("retry: %s: %d attempt%s: %v", e.Host, e.Attempts, s, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+type attemptsKey struct{}
+
+// WithMaxAttempts returns a context under which requests get at most n
+// attempts, whatever the policy says; n < 1 counts as 1.
+func WithMaxAttempts(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, attemptsKey{}, max(n, 1))
+}
+
+// WithoutRetry returns a context under which requests are sent once.
+func WithoutRetry(ctx context.Context) context.Context { return WithMaxAttempts(ctx, 1) }

@@ -1,0 +1,118 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Policy says how one logical request is retried. Its zero value is the
+// default policy; every zero field takes the default given in its comment.
+type Policy struct {
+	// MaxAttempts is the number of attempts per logical request, the first
+	// included: 1 means no retry. 0 means 5.
+	MaxAttempts int
+	// InitialInterval is the mean delay before the first retry. 0 means
+	// 100ms.
+	InitialInterval time.Duration
+	// MaxInterval caps the mean delay between attempts. 0 means 5s.
+	MaxInterval time.Duration
+	// Multiplier is the growth of the delay from one retry to the next; it
+	// must be at least 1. 0 means 2.
+	Multiplier float64
+	// RandomizationFactor spreads each delay d over [d-f·d, d+f·d] so that
+	// clients rejected together do not return together; it must be at most 1.
+	// 0 means 0.5; a negative value means no randomization.
+	RandomizationFactor float64
+	// MaxRetryAfter is the longest Retry-After the layer waits for: a server
+	// asking for more gets its response handed back at once. 0 means 30s.
+	MaxRetryAfter time.Duration
+
+	// BudgetRatio bounds the retries of unavailable, server and transport
+	// errors a host may receive, as a share of its logical requests: each
+	// request adds BudgetRatio tokens to the host's budget (up to
+	// BudgetReserve) and each such retry takes one. Backpressure retries do
+	// not draw on it (see the package doc). 0 means 0.2; a negative value
+	// turns the budget off.
+	BudgetRatio float64
+	// BudgetReserve is the size of each host's budget, and what it holds
+	// before any traffic, in retries. 0 means 10.
+	BudgetReserve int
+}
+
+// Defaults of Policy, also used by transport.FromEnv's documentation.
+const (
+	DefaultMaxAttempts         = 5
+	DefaultInitialInterval     = 100 * time.Millisecond
+	DefaultMaxInterval         = 5 * time.Second
+	DefaultMultiplier          = 2.0
+	DefaultRandomizationFactor = 0.5
+	DefaultMaxRetryAfter       = 30 * time.Second
+	DefaultBudgetRatio         = 0.2
+	DefaultBudgetReserve       = 10
+)
+
+// ErrInvalidPolicy is matched by every error [Policy.Validate] returns.
+var ErrInvalidPolicy = errors.New("retry: invalid policy")
+
+// Validate reports the first field of p that is out of range: a negative
+// count or duration, a multiplier below 1, a randomization factor above 1, or
+// an initial interval above the maximum.
+func (p Policy) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidPolicy, field, v, why)
+	}
+	switch {
+	case p.MaxAttempts < 0:
+		return bad("MaxAttempts", p.MaxAttempts, "must not be negative")
+	case p.InitialInterval < 0:
+		return bad("InitialInterval", p.InitialInterval, "must not be negative")
+	case p.MaxInterval < 0:
+		return bad("MaxInterval", p.MaxInterval, "must not be negative")
+	case p.Multiplier != 0 && p.Multiplier < 1:
+		return bad("Multiplier", p.Multiplier, "must be at least 1")
+	case p.RandomizationFactor > 1:
+		return bad("RandomizationFactor", p.RandomizationFactor, "must be at most 1")
+	case p.MaxRetryAfter < 0:
+		return bad("MaxRetryAfter", p.MaxRetryAfter, "must not be negative")
+	case p.BudgetReserve < 0:
+		return bad("BudgetReserve", p.BudgetReserve, "must not be negative")
+	}
+	q := p.withDefaults()
+	if q.InitialInterval > q.MaxInterval {
+		return bad("InitialInterval", q.InitialInterval, fmt.Sprintf("must not exceed MaxInterval (%v)", q.MaxInterval))
+	}
+	return nil
+}
+
+// withDefaults returns p with every zero field set to its default.
+func (p Policy) withDefaults() Policy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.InitialInterval == 0 {
+		p.InitialInterval = DefaultInitialInterval
+	}
+	if p.MaxInterval == 0 {
+		p.MaxInterval = DefaultMaxInterval
+	}
+	if p.Multiplier == 0 {
+		p.Multiplier = DefaultMultiplier
+	}
+	switch {
+	case p.RandomizationFactor == 0:
+		p.RandomizationFactor = DefaultRandomizationFactor
+	case p.RandomizationFactor < 0:
+		p.RandomizationFactor = 0
+	}
+	if p.MaxRetryAfter == 0 {
+		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.BudgetRatio == 0 {
+		p.BudgetRatio = DefaultBudgetRatio
+	}
+	if p.BudgetReserve == 0 {
+		p.BudgetReserve = DefaultBudgetReserve
+	}
+	return p
+}
