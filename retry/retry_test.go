@@ -510,8 +510,10 @@ func TestHooks(t *testing.T) {
 		var log []string
 		rt := New(s, Policy{RandomizationFactor: -1}, WithHooks(Hooks{
 			OnAttempt: func(e Event) { log = append(log, "attempt "+e.Verdict.Kind.String()+" "+e.Host) },
-			OnRetry:   func(e Event) { log = append(log, "retry "+e.Verdict.Kind.String()+" "+e.Delay.String()+" "+e.Source.String()) },
-			OnDone:    func(e Event) { log = append(log, "done "+e.Stop.String()+" "+string(rune('0'+e.Attempt))) },
+			OnRetry: func(e Event) {
+				log = append(log, "retry "+e.Verdict.Kind.String()+" "+e.Delay.String()+" "+e.Source.String())
+			},
+			OnDone: func(e Event) { log = append(log, "done "+e.Stop.String()+" "+string(rune('0'+e.Attempt))) },
 		}))
 		resp, _ := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
 		resp.Body.Close()
@@ -573,4 +575,3 @@ func TestManyHostsBounded(t *testing.T) {
 		t.Fatalf("hosts = %d, want %d", len(hs.m), maxHosts)
 	}
 }
-
