@@ -1,0 +1,61 @@
+package transport
+
+import (
+	"net/http"
+	"testing"
+)
+
+// okBase answers every request with the same 200, so that a benchmark
+// measures the chain and nothing else.
+type okBase struct{ resp *http.Response }
+
+func (b okBase) RoundTrip(*http.Request) (*http.Response, error) { return b.resp, nil }
+
+func newOKBase() okBase {
+	return okBase{resp: &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: http.NoBody}}
+}
+
+func benchRoundTrip(b *testing.B, rt http.RoundTripper, path string) {
+	req, err := http.NewRequest("POST", "http://gateway.test:8080"+path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatal(resp, err)
+		}
+	}
+}
+
+// BenchmarkHappyPath compares the bare base with the default chain over it,
+// on a 200: the difference is the chain's overhead per request.
+func BenchmarkHappyPath(b *testing.B) {
+	const path = "/v2/jobs/2251799813685249/completion"
+	b.Run("base", func(b *testing.B) { benchRoundTrip(b, newOKBase(), path) })
+	b.Run("chain", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), path) })
+	b.Run("chain/activation", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), "/v2/jobs/activation") })
+}
+
+func BenchmarkHappyPathParallel(b *testing.B) {
+	for _, name := range []string{"base", "chain"} {
+		b.Run(name, func(b *testing.B) {
+			var rt http.RoundTripper = newOKBase()
+			if name == "chain" {
+				rt = New(rt)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, _ := http.NewRequest("POST", "http://gateway.test:8080/v2/jobs/activation", nil)
+				for pb.Next() {
+					if _, err := rt.RoundTrip(req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

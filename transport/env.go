@@ -1,0 +1,163 @@
+package transport
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebb-go/ebb/retry"
+)
+
+// FromEnv reads the chain's settings from the environment of the process,
+// for workers configured by their deployment. Every variable is optional;
+// where both an EBB_ name and a Camunda SDK name are set, the EBB_ one wins.
+//
+//	variable                              default  meaning
+//	EBB_RETRY_MAX_ATTEMPTS                5        attempts per request, first included (whole number >= 1)
+//	  CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS
+//	EBB_RETRY_INITIAL_INTERVAL            100ms    first delay (Go duration > 0)
+//	  CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS          (milliseconds > 0)
+//	EBB_RETRY_MAX_INTERVAL                5s       delay cap (Go duration > 0)
+//	  CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS           (milliseconds > 0)
+//	EBB_RETRY_MULTIPLIER                  2        growth per retry (number >= 1)
+//	EBB_RETRY_RANDOMIZATION               0.5      jitter: delay d in [d-f·d, d+f·d] (0 to 1; 0 = none)
+//	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
+//	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number >= 0; 0 = no budget)
+//
+// A malformed or out-of-range value is an error naming the variable and the
+// value, such as EBB_RETRY_MAX_ATTEMPTS="many": not a whole number; it is
+// never replaced by a default. All such errors are reported together.
+func FromEnv() ([]Option, error) {
+	return fromEnv(os.LookupEnv)
+}
+
+// env reads variables through lookup and gathers every error.
+type env struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// get returns the value of the first of names that is set, and its name.
+func (e *env) get(names ...string) (name, value string, ok bool) {
+	for _, n := range names {
+		if v, ok := e.lookup(n); ok {
+			return n, strings.TrimSpace(v), true
+		}
+	}
+	return "", "", false
+}
+
+func (e *env) fail(name, value, why string) {
+	e.errs = append(e.errs, fmt.Errorf("%s=%q: %s", name, value, why))
+}
+
+// wholeNumber reads an integer of at least lo.
+func (e *env) wholeNumber(dst *int, lo int, names ...string) {
+	name, v, ok := e.get(names...)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		e.fail(name, v, "not a whole number")
+	case n < lo:
+		e.fail(name, v, fmt.Sprintf("must be at least %d", lo))
+	default:
+		*dst = n
+	}
+}
+
+// number reads a float within [lo, hi].
+func (e *env) number(dst *float64, lo, hi float64, names ...string) bool {
+	name, v, ok := e.get(names...)
+	if !ok {
+		return false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err != nil:
+		e.fail(name, v, "not a number")
+	case f < lo || f > hi:
+		if hi > 1e300 {
+			e.fail(name, v, fmt.Sprintf("must be at least %g", lo))
+		} else {
+			e.fail(name, v, fmt.Sprintf("must be between %g and %g", lo, hi))
+		}
+	default:
+		*dst = f
+		return true
+	}
+	return false
+}
+
+// duration reads a positive duration: a Go duration under the EBB_ name,
+// whole milliseconds under a name ending in _MS.
+func (e *env) duration(dst *time.Duration, names ...string) (name, value string) {
+	name, v, ok := e.get(names...)
+	if !ok {
+		return "", ""
+	}
+	var d time.Duration
+	if strings.HasSuffix(name, "_MS") {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.fail(name, v, "not a whole number of milliseconds")
+			return "", ""
+		}
+		d = time.Duration(ms) * time.Millisecond
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			e.fail(name, v, `not a duration (such as "250ms" or "2s")`)
+			return "", ""
+		}
+	}
+	if d <= 0 {
+		e.fail(name, v, "must be positive")
+		return "", ""
+	}
+	*dst = d
+	return name, v
+}
+
+func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
+	e := &env{lookup: lookup}
+
+	var p retry.Policy
+	e.wholeNumber(&p.MaxAttempts, 1, "EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
+	initName, initValue := e.duration(&p.InitialInterval, "EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
+	maxName, maxValue := e.duration(&p.MaxInterval, "EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
+	if first, last := cmp.Or(p.InitialInterval, retry.DefaultInitialInterval), cmp.Or(p.MaxInterval, retry.DefaultMaxInterval); first > last {
+		switch {
+		case initName != "" && maxName != "":
+			e.fail(initName, initValue, fmt.Sprintf("must not exceed %s=%q", maxName, maxValue))
+		case initName != "":
+			e.fail(initName, initValue, fmt.Sprintf("must not exceed the default delay cap of %v", last))
+		default:
+			e.fail(maxName, maxValue, fmt.Sprintf("must not be below the default first delay of %v", first))
+		}
+	}
+	e.number(&p.Multiplier, 1, 1e308, "EBB_RETRY_MULTIPLIER")
+	if e.number(&p.RandomizationFactor, 0, 1, "EBB_RETRY_RANDOMIZATION") && p.RandomizationFactor == 0 {
+		p.RandomizationFactor = -1 // the Policy's spelling of "none"
+	}
+	e.duration(&p.MaxRetryAfter, "EBB_RETRY_MAX_RETRY_AFTER")
+	if e.number(&p.BudgetRatio, 0, 1e308, "EBB_RETRY_BUDGET_RATIO") && p.BudgetRatio == 0 {
+		p.BudgetRatio = -1
+	}
+	if len(e.errs) == 0 {
+		if err := p.Validate(); err != nil {
+			e.errs = append(e.errs, fmt.Errorf("retry settings from the environment: %w", err))
+		}
+	}
+
+	if len(e.errs) > 0 {
+		return nil, fmt.Errorf("transport: %w", errors.Join(e.errs...))
+	}
+	return []Option{WithRetry(p)}, nil
+}

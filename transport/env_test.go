@@ -1,0 +1,122 @@
+package transport
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebb-go/ebb/retry"
+)
+
+func lookupFrom(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// policyOf applies the options to a fresh config and returns its policy.
+func policyOf(opts []Option) retry.Policy {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c.retry
+}
+
+func TestFromEnvRetry(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want retry.Policy
+	}{
+		{"nothing set", nil, retry.Policy{}},
+		{"attempts", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "3"}, retry.Policy{MaxAttempts: 3}},
+		{"attempts camunda", map[string]string{"CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS": "7"}, retry.Policy{MaxAttempts: 7}},
+		{"attempts both: EBB wins", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "2", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS": "9"}, retry.Policy{MaxAttempts: 2}},
+		{"attempts one", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "1"}, retry.Policy{MaxAttempts: 1}},
+		{"initial", map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "250ms"}, retry.Policy{InitialInterval: 250 * time.Millisecond}},
+		{"initial camunda ms", map[string]string{"CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS": "50"}, retry.Policy{InitialInterval: 50 * time.Millisecond}},
+		{"initial both: EBB wins", map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "1s", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS": "50"}, retry.Policy{InitialInterval: time.Second}},
+		{"max", map[string]string{"EBB_RETRY_MAX_INTERVAL": "20s"}, retry.Policy{MaxInterval: 20 * time.Second}},
+		{"max camunda ms", map[string]string{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "2000"}, retry.Policy{MaxInterval: 2 * time.Second}},
+		{"max both: EBB wins", map[string]string{"EBB_RETRY_MAX_INTERVAL": "3s", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "2000"}, retry.Policy{MaxInterval: 3 * time.Second}},
+		{"multiplier", map[string]string{"EBB_RETRY_MULTIPLIER": "1.5"}, retry.Policy{Multiplier: 1.5}},
+		{"multiplier one", map[string]string{"EBB_RETRY_MULTIPLIER": "1"}, retry.Policy{Multiplier: 1}},
+		{"randomization", map[string]string{"EBB_RETRY_RANDOMIZATION": "0.25"}, retry.Policy{RandomizationFactor: 0.25}},
+		{"randomization none", map[string]string{"EBB_RETRY_RANDOMIZATION": "0"}, retry.Policy{RandomizationFactor: -1}},
+		{"randomization full", map[string]string{"EBB_RETRY_RANDOMIZATION": "1"}, retry.Policy{RandomizationFactor: 1}},
+		{"retry-after cap", map[string]string{"EBB_RETRY_MAX_RETRY_AFTER": "1m"}, retry.Policy{MaxRetryAfter: time.Minute}},
+		{"budget", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0.5"}, retry.Policy{BudgetRatio: 0.5}},
+		{"budget off", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0"}, retry.Policy{BudgetRatio: -1}},
+		{"spaces trimmed", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": " 4 "}, retry.Policy{MaxAttempts: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts, err := fromEnv(lookupFrom(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := policyOf(opts); got != tt.want {
+				t.Fatalf("policy = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFromEnvErrors(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "many"}, `EBB_RETRY_MAX_ATTEMPTS="many": not a whole number`},
+		{map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "0"}, `EBB_RETRY_MAX_ATTEMPTS="0": must be at least 1`},
+		{map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "-2"}, `EBB_RETRY_MAX_ATTEMPTS="-2": must be at least 1`},
+		{map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "2.5"}, `EBB_RETRY_MAX_ATTEMPTS="2.5": not a whole number`},
+		{map[string]string{"CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS": "x"}, `CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS="x": not a whole number`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "100"}, `EBB_RETRY_INITIAL_INTERVAL="100": not a duration`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "-1s"}, `EBB_RETRY_INITIAL_INTERVAL="-1s": must be positive`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "0s"}, `EBB_RETRY_INITIAL_INTERVAL="0s": must be positive`},
+		{map[string]string{"CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS": "1s"}, `CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS="1s": not a whole number of milliseconds`},
+		{map[string]string{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "-5"}, `CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS="-5": must be positive`},
+		{map[string]string{"EBB_RETRY_MAX_INTERVAL": "soon"}, `EBB_RETRY_MAX_INTERVAL="soon": not a duration`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "0.5"}, `EBB_RETRY_MULTIPLIER="0.5": must be at least 1`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "two"}, `EBB_RETRY_MULTIPLIER="two": not a number`},
+		{map[string]string{"EBB_RETRY_RANDOMIZATION": "1.5"}, `EBB_RETRY_RANDOMIZATION="1.5": must be between 0 and 1`},
+		{map[string]string{"EBB_RETRY_RANDOMIZATION": "-0.1"}, `EBB_RETRY_RANDOMIZATION="-0.1": must be between 0 and 1`},
+		{map[string]string{"EBB_RETRY_MAX_RETRY_AFTER": "-1s"}, `EBB_RETRY_MAX_RETRY_AFTER="-1s": must be positive`},
+		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "-1"}, `EBB_RETRY_BUDGET_RATIO="-1": must be at least 0`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "10s"}, `EBB_RETRY_INITIAL_INTERVAL="10s": must not exceed the default delay cap of 5s`},
+		{map[string]string{"EBB_RETRY_MAX_INTERVAL": "50ms"}, `EBB_RETRY_MAX_INTERVAL="50ms": must not be below the default first delay of 100ms`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "2s", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "1000"}, `EBB_RETRY_INITIAL_INTERVAL="2s": must not exceed CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS="1000"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			opts, err := fromEnv(lookupFrom(tt.env))
+			if err == nil || opts != nil {
+				t.Fatalf("want an error, got %v", opts)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+
+	// Every bad variable is reported at once.
+	_, err := fromEnv(lookupFrom(map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "x", "EBB_RETRY_MULTIPLIER": "y"}))
+	if err == nil || !strings.Contains(err.Error(), "EBB_RETRY_MAX_ATTEMPTS") || !strings.Contains(err.Error(), "EBB_RETRY_MULTIPLIER") {
+		t.Fatalf("err = %v, want both variables named", err)
+	}
+}
+
+func TestFromEnvReadsProcessEnvironment(t *testing.T) {
+	t.Setenv("EBB_RETRY_MAX_ATTEMPTS", "3")
+	opts, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := policyOf(opts).MaxAttempts; got != 3 {
+		t.Fatalf("MaxAttempts = %d", got)
+	}
+	t.Setenv("EBB_RETRY_MAX_ATTEMPTS", "lots")
+	if _, err := FromEnv(); err == nil {
+		t.Fatal("want an error")
+	}
+}

@@ -1,0 +1,136 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/ebb-go/ebb/retry"
+	"github.com/ebb-go/ebb/verdict"
+)
+
+// Option configures the chain built by [New] and [NewClient].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is everything the options set; defaultConfig is the zero-option
+// chain.
+type config struct {
+	retry  retry.Policy
+	logger *slog.Logger
+}
+
+func defaultConfig() config { return config{} }
+
+// WithRetry sets the retry policy; its zero fields take the defaults. Use
+// retry.Policy{MaxAttempts: 1} to send every request once.
+func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.retry = p }) }
+
+// WithLogger sets where the chain logs: each retry at debug level, each
+// logical request that gives up on a failure at warn level. Records carry the
+// host (host:port), route template, method, attempts and verdict; never a
+// URL, header or body. nil, the default, logs nothing.
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+
+// New returns base wearing the ebb chain (see the package doc). A nil base is
+// http.DefaultTransport. New panics if an option holds invalid settings;
+// settings from outside the program come through [FromEnv], which reports
+// them as errors instead.
+func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	routes := &verdict.Routes{}
+	rt := base
+	rt = retry.New(rt, c.retry, retry.WithHooks(logHooks(c.logger, routes)))
+	return &chain{RoundTripper: rt, base: base}
+}
+
+// NewClient returns an http.Client whose transport is [New] over a transport
+// of its own: a clone of http.DefaultTransport that keeps up to 64 idle
+// connections per host instead of 2, so that a worker's concurrent requests
+// to one cluster reuse their connections rather than churn through new ones.
+func NewClient(opts ...Option) *http.Client {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: New(base, opts...)}
+}
+
+// chain is what New returns: the outermost layer, plus the base so that
+// http.Client.CloseIdleConnections reaches it. The chain itself never closes
+// the base's connections: that is for whoever owns the base.
+type chain struct {
+	http.RoundTripper
+	base http.RoundTripper
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has any; http.Client.CloseIdleConnections calls it.
+func (c *chain) CloseIdleConnections() {
+	if ci, ok := c.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// logHooks returns the retry hooks that log, or none without a logger.
+func logHooks(l *slog.Logger, routes *verdict.Routes) retry.Hooks {
+	if l == nil {
+		return retry.Hooks{}
+	}
+	attrs := func(e retry.Event) []slog.Attr {
+		route := routes.Of(e.Host, e.Request.URL.Path).Template
+		a := []slog.Attr{
+			slog.String("host", e.Host),
+			slog.String("route", route),
+			slog.String("method", e.Request.Method),
+			slog.Int("attempt", e.Attempt),
+			slog.String("verdict", e.Verdict.Kind.String()),
+		}
+		if e.Verdict.Status != 0 {
+			a = append(a, slog.Int("status", e.Verdict.Status))
+		}
+		return a
+	}
+	return retry.Hooks{
+		OnRetry: func(e retry.Event) {
+			ctx := e.Request.Context()
+			if !l.Enabled(ctx, slog.LevelDebug) {
+				return
+			}
+			a := append(attrs(e), slog.Duration("delay", e.Delay), slog.String("source", e.Source.String()))
+			l.LogAttrs(ctx, slog.LevelDebug, "ebb: retrying", a...)
+		},
+		OnDone: func(e retry.Event) {
+			if !e.Verdict.Kind.Failure() {
+				return
+			}
+			ctx := e.Request.Context()
+			if !l.Enabled(ctx, slog.LevelWarn) {
+				return
+			}
+			a := append(attrs(e), slog.String("stop", e.Stop.String()))
+			if e.Verdict.Err != nil {
+				a = append(a, slog.String("error", errorClass(e.Verdict.Err)))
+			}
+			l.LogAttrs(ctx, slog.LevelWarn, "ebb: giving up", a...)
+		},
+	}
+}
+
+// errorClass describes a transport error without the URL that a *url.Error
+// carries, since URLs may hold secrets.
+func errorClass(err error) string {
+	var ue *url.Error
+	for errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
