@@ -1,0 +1,25 @@
+// Package simtest simulates an overloaded server and the clients pressing on
+// it, to measure what ebb's layers do for throughput, rejections, failures
+// and fairness.
+//
+// A [Server] has a number of slots and a service time; it answers 200 within
+// its slots and refuses everything beyond them at once with Camunda's
+// backpressure answer (503 RESOURCE_EXHAUSTED). [Run] drives one or more
+// [Load]s — groups of goroutines sending requests in a closed loop through
+// a chain of RoundTrippers, each group standing for one process — for a
+// simulated duration, and returns per-client counts: logical requests that
+// succeeded, failed or were cut short, attempts that reached the server and
+// how many of them it rejected. [Jain] scores how evenly a resource was
+// shared.
+//
+// Everything is meant to run under testing/synctest: a minute of simulated
+// traffic takes milliseconds of real time, and every delay is exact.
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := simtest.NewServer(8, 10*time.Millisecond)
+//		res := simtest.Run(time.Minute, simtest.Load{Transport: chain(srv), Clients: 64})
+//		t.Logf("goodput %.0f/s of %.0f/s", res.Goodput(), srv.Capacity())
+//	})
+//
+// The package is internal: its shape serves ebb's own tests and examples.
+package simtest

@@ -1,0 +1,136 @@
+package simtest
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Problem is the body of the server's backpressure answer, in the form
+// Camunda 8.8.3 and later send it.
+const Problem = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,` +
+	`"detail":"Expected to handle request, but all retries have been exhausted",` +
+	`"instance":"/v2/process-instances"}`
+
+// Server is an in-memory http.RoundTripper standing for a server with a
+// fixed number of slots: each accepted request holds one slot for the
+// service time and is answered 200; a request arriving while every slot is
+// taken is refused at once with Camunda's backpressure answer, a 503
+// application/problem+json titled RESOURCE_EXHAUSTED. It never queues, so
+// the only signal of overload a client gets is the rejection itself, as
+// with Camunda's gateway.
+//
+// A Server is safe for concurrent use. It reads the clock through the time
+// package, so under testing/synctest the service time is simulated.
+type Server struct {
+	service time.Duration
+
+	mu    sync.Mutex
+	slots int
+	busy  int
+
+	accepted atomic.Int64
+	rejected atomic.Int64
+}
+
+// NewServer returns a server with the given number of slots, each request
+// holding one for service.
+func NewServer(slots int, service time.Duration) *Server {
+	return &Server{slots: slots, service: service}
+}
+
+// SetSlots changes the number of slots. Requests already holding a slot
+// keep it; a smaller number takes effect as they finish.
+func (s *Server) SetSlots(n int) {
+	s.mu.Lock()
+	s.slots = n
+	s.mu.Unlock()
+}
+
+// Slots returns the number of slots.
+func (s *Server) Slots() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slots
+}
+
+// Capacity returns the most requests per second the server can answer 200
+// with its current slots: slots divided by the service time.
+func (s *Server) Capacity() float64 {
+	return float64(s.Slots()) / s.service.Seconds()
+}
+
+// Stats are a server's counters.
+type Stats struct {
+	// Accepted counts requests given a slot, Rejected those refused with
+	// backpressure.
+	Accepted, Rejected int64
+}
+
+// Stats returns the counters so far.
+func (s *Server) Stats() Stats {
+	return Stats{Accepted: s.accepted.Load(), Rejected: s.rejected.Load()}
+}
+
+// RoundTrip answers req: 200 after the service time when a slot is free, a
+// backpressure 503 at once otherwise, or the context's error if it ends
+// during service. It counts the attempt for the client of [Run] that sent
+// it, if any. It closes req.Body, as a RoundTripper must.
+func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	c, _ := req.Context().Value(clientKey{}).(*counters)
+	if c != nil {
+		c.attempts.Add(1)
+	}
+	s.mu.Lock()
+	if s.busy >= s.slots {
+		s.mu.Unlock()
+		s.rejected.Add(1)
+		if c != nil {
+			c.rejected.Add(1)
+		}
+		return respond(req, http.StatusServiceUnavailable, "application/problem+json", Problem), nil
+	}
+	s.busy++
+	s.mu.Unlock()
+	s.accepted.Add(1)
+
+	timer := time.NewTimer(s.service)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-timer.C:
+	case <-req.Context().Done():
+		err = req.Context().Err()
+	}
+	s.mu.Lock()
+	s.busy--
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return respond(req, http.StatusOK, "application/json", `{}`), nil
+}
+
+func respond(req *http.Request, code int, contentType, body string) *http.Response {
+	return &http.Response{
+		Status:        strconv.Itoa(code) + " " + http.StatusText(code),
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {contentType}},
+		Body:          readCloser{strings.NewReader(body)},
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+type readCloser struct{ *strings.Reader }
+
+func (readCloser) Close() error { return nil }

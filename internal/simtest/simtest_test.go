@@ -1,0 +1,157 @@
+package simtest
+
+import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebb-go/ebb/verdict"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestServerRejectsBeyondSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(2, 10*time.Millisecond)
+		type answer struct {
+			code int
+			at   time.Duration
+			kind verdict.Kind
+		}
+		start := time.Now()
+		answers := make(chan answer, 3)
+		for range 3 {
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, "http://sim.test/v2/process-instances", nil)
+				resp, err := srv.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				k := verdict.Of(req, resp, nil).Kind
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode == 503 && !strings.Contains(string(body), "RESOURCE_EXHAUSTED") {
+					t.Errorf("503 body %q", body)
+				}
+				answers <- answer{resp.StatusCode, time.Since(start), k}
+			}()
+		}
+		var ok, rejected int
+		for range 3 {
+			a := <-answers
+			switch a.code {
+			case 200:
+				ok++
+				if a.at != 10*time.Millisecond || a.kind != verdict.Success {
+					t.Errorf("200 after %v, verdict %v; want 10ms, success", a.at, a.kind)
+				}
+			case 503:
+				rejected++
+				if a.at != 0 || a.kind != verdict.Backpressure {
+					t.Errorf("503 after %v, verdict %v; want at once, backpressure", a.at, a.kind)
+				}
+			}
+		}
+		if ok != 2 || rejected != 1 {
+			t.Errorf("got %d ok, %d rejected; want 2, 1", ok, rejected)
+		}
+		if s := srv.Stats(); s != (Stats{Accepted: 2, Rejected: 1}) {
+			t.Errorf("Stats() = %+v", s)
+		}
+		if c := srv.Capacity(); c != 200 {
+			t.Errorf("Capacity() = %v, want 200", c)
+		}
+		srv.SetSlots(4)
+		if c := srv.Capacity(); c != 400 {
+			t.Errorf("after SetSlots(4), Capacity() = %v, want 400", c)
+		}
+	})
+}
+
+func TestServerCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://sim.test/", nil)
+		start := time.Now()
+		if _, err := srv.RoundTrip(req); err == nil || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("err %v after %v; want the context's error after 100ms", err, time.Since(start))
+		}
+		// The slot is free again.
+		req, _ = http.NewRequest(http.MethodGet, "http://sim.test/", nil)
+		if resp, err := srv.RoundTrip(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("after cancel: %v, %v", resp, err)
+		}
+	})
+}
+
+// Straight at the server, 4 clients on 2 slots: each round two get through
+// and two are rejected and fail (nothing retries them).
+func TestRunCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(2, 10*time.Millisecond)
+		res := Run(2*time.Second, Load{Name: "bare", Transport: srv, Clients: 4, FailurePause: 10 * time.Millisecond})
+		tot := res.Total()
+		t.Logf("%v", tot)
+		if tot.Attempts != tot.Requests+tot.Unfinished {
+			t.Errorf("attempts %d != requests %d + unfinished %d: nothing retries here", tot.Attempts, tot.Requests, tot.Unfinished)
+		}
+		if s := srv.Stats(); s.Accepted+s.Rejected != tot.Attempts || s.Rejected != tot.Rejected {
+			t.Errorf("server %+v, clients %v", s, tot)
+		}
+		if tot.Rejected < tot.Failed || tot.Rejected > tot.Failed+tot.Unfinished {
+			t.Errorf("failed %d, rejected %d: every rejection is a failure here (or cut short at the end)", tot.Failed, tot.Rejected)
+		}
+		if g := res.Goodput(); g < 0.99*srv.Capacity() || g > srv.Capacity() {
+			t.Errorf("goodput %.1f/s, capacity %.0f/s", g, srv.Capacity())
+		}
+		if g := res.GoodputBetween(0, time.Second); g < 190 || g > 200 {
+			t.Errorf("goodput in the first second %.1f", g)
+		}
+		if len(res.Loads[0].Clients) != 4 || res.Loads[0].Name != "bare" {
+			t.Errorf("loads %+v", res.Loads)
+		}
+	})
+}
+
+// A load can start late and stop early; requests running at its stop are
+// unfinished, not failed.
+func TestRunWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, 300*time.Millisecond)
+		res := Run(3*time.Second, Load{Transport: srv, Clients: 1, Start: time.Second, Stop: 2 * time.Second})
+		c := res.Loads[0].Total
+		// Requests start at 1.0s, 1.3s, 1.6s and 1.9s; the last is cut at 2s.
+		if c.Succeeded != 3 || c.Unfinished != 1 || c.Failed != 0 {
+			t.Errorf("%v; want 3 ok, 1 unfinished", c)
+		}
+		if tl := res.Loads[0].Timeline; tl[0] != 0 || tl[1] != 3 || tl[2] != 0 {
+			t.Errorf("timeline %v", tl)
+		}
+	})
+}
+
+func TestJain(t *testing.T) {
+	tests := []struct {
+		give []float64
+		want float64
+	}{
+		{[]float64{1, 1, 1, 1}, 1},
+		{[]float64{1, 0, 0, 0}, 0.25},
+		{[]float64{3, 2, 2, 1}, 64.0 / 72},
+		{nil, 0},
+		{[]float64{0, 0}, 0},
+	}
+	for _, tt := range tests {
+		if got := Jain(tt.give...); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("Jain(%v) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+}
