@@ -1,0 +1,2 @@
+// Package breaker is ebb's circuit breaker layer.
+package breaker

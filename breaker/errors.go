@@ -1,0 +1,46 @@
+package breaker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/ebb-go/ebb/verdict"
+)
+
+// ErrOpen is matched, through errors.Is, by the error of every request the
+// breaker refuses. Such an error also matches verdict.ErrRefused, so every
+// layer of ebb knows that nothing was sent.
+var ErrOpen = errors.New("breaker: open")
+
+// OpenError is the error of a request refused by an open or half-open
+// breaker; nothing was sent. errors.As gives it to callers that want to know
+// when to come back.
+type OpenError struct {
+	// Host is the host whose breaker refused, as scheme://host:port.
+	Host string
+	// State is Open, or HalfOpen when the probes are already out.
+	State State
+	// Remaining is how long the breaker stays open from the moment of the
+	// refusal; 0 when half-open.
+	Remaining time.Duration
+}
+
+func (e *OpenError) Error() string {
+	if e.State == HalfOpen {
+		return "breaker: " + e.Host + " is half-open, waiting for its probe"
+	}
+	r := e.Remaining
+	if r >= time.Millisecond {
+		r = r.Round(time.Millisecond)
+	}
+	return "breaker: " + e.Host + " is open for another " + r.String()
+}
+
+// Unwrap returns ErrOpen and verdict.ErrRefused, the two sentinels a refusal
+// is known by.
+func (e *OpenError) Unwrap() []error { return []error{ErrOpen, verdict.ErrRefused} }
+
+// errNoResponse stands in for the answer of a next RoundTripper that broke
+// its contract by returning neither a response nor an error, so that the
+// caller still gets one clear answer.
+var errNoResponse = errors.New("breaker: next RoundTripper returned neither a response nor an error")
