@@ -77,12 +77,12 @@ var (
 // chains can share one registry. It fails on an invalid namespace or a
 // collector of another kind already registered under one of ebb's names.
 func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	ns := o.Namespace
 	if ns == "" {
 		ns = "ebb"
-	}
-	if !validName(ns) {
-		return nil, fmt.Errorf("metrics: namespace %q is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", ns)
 	}
 	m := &Metrics{
 		routes:   o.Routes,
@@ -138,6 +138,18 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		return nil, r.err
 	}
 	return m, nil
+}
+
+// Validate reports whether the options are usable: the namespace must be a
+// valid metric name prefix and MaxHosts not negative.
+func (o Options) Validate() error {
+	if o.Namespace != "" && !validName(o.Namespace) {
+		return fmt.Errorf("metrics: namespace %q is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", o.Namespace)
+	}
+	if o.MaxHosts < 0 {
+		return fmt.Errorf("metrics: MaxHosts = %d must not be negative", o.MaxHosts)
+	}
+	return nil
 }
 
 // registrar registers collectors, reusing one already registered under the

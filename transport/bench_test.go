@@ -3,6 +3,8 @@ package transport
 import (
 	"net/http"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // okBase answers every request with the same 200, so that a benchmark
@@ -37,14 +39,20 @@ func BenchmarkHappyPath(b *testing.B) {
 	b.Run("base", func(b *testing.B) { benchRoundTrip(b, newOKBase(), path) })
 	b.Run("chain", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), path) })
 	b.Run("chain/activation", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), "/v2/jobs/activation") })
+	b.Run("chain+metrics", func(b *testing.B) {
+		benchRoundTrip(b, New(newOKBase(), WithMetrics(prometheus.NewRegistry())), path)
+	})
 }
 
 func BenchmarkHappyPathParallel(b *testing.B) {
-	for _, name := range []string{"base", "chain"} {
+	for _, name := range []string{"base", "chain", "chain+metrics"} {
 		b.Run(name, func(b *testing.B) {
 			var rt http.RoundTripper = newOKBase()
-			if name == "chain" {
+			switch name {
+			case "chain":
 				rt = New(rt)
+			case "chain+metrics":
+				rt = New(rt, WithMetrics(prometheus.NewRegistry()))
 			}
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 )
 
@@ -27,6 +28,7 @@ import (
 //	EBB_RETRY_RANDOMIZATION               0.5      jitter: delay d in [d-f·d, d+f·d] (0 to 1; 0 = none)
 //	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
 //	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number >= 0; 0 = no budget)
+//	EBB_METRICS_NAMESPACE                 ebb      prefix of the metric names (with WithMetrics)
 //
 // A malformed or out-of-range value is an error naming the variable and the
 // value, such as EBB_RETRY_MAX_ATTEMPTS="many": not a whole number; it is
@@ -156,8 +158,17 @@ func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 		}
 	}
 
+	opts := []Option{WithRetry(p)}
+	if name, ns, ok := e.get("EBB_METRICS_NAMESPACE"); ok {
+		if (metrics.Options{Namespace: ns}).Validate() != nil || ns == "" {
+			e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+		} else {
+			opts = append(opts, WithMetricsNamespace(ns))
+		}
+	}
+
 	if len(e.errs) > 0 {
 		return nil, fmt.Errorf("transport: %w", errors.Join(e.errs...))
 	}
-	return []Option{WithRetry(p)}, nil
+	return opts, nil
 }

@@ -120,3 +120,23 @@ func TestFromEnvReadsProcessEnvironment(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+func TestFromEnvMetricsNamespace(t *testing.T) {
+	opts, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": "worker_http"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.namespace != "worker_http" {
+		t.Fatalf("namespace = %q", c.namespace)
+	}
+	for _, bad := range []string{"1abc", "with-dash", "a b", ""} {
+		_, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": bad}))
+		if err == nil || !strings.Contains(err.Error(), `EBB_METRICS_NAMESPACE="`+bad+`"`) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}

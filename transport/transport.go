@@ -2,12 +2,15 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 
+	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/ebb-go/ebb/verdict"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Option configures the chain built by [New] and [NewClient].
@@ -20,8 +23,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 // config is everything the options set; defaultConfig is the zero-option
 // chain.
 type config struct {
-	retry  retry.Policy
-	logger *slog.Logger
+	retry     retry.Policy
+	logger    *slog.Logger
+	registry  prometheus.Registerer
+	namespace string
 }
 
 func defaultConfig() config { return config{} }
@@ -36,6 +41,21 @@ func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.re
 // URL, header or body. nil, the default, logs nothing.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
 
+// WithMetrics exports the chain's decisions as Prometheus metrics (package
+// metrics), registered with reg. nil, the default, means no metrics; the
+// global registry is used only if it is what you pass
+// (prometheus.DefaultRegisterer). Chains sharing a registry share their
+// collectors.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return optionFunc(func(c *config) { c.registry = reg })
+}
+
+// WithMetricsNamespace sets the prefix of the metric names, "ebb" by default
+// (ebb_requests_total).
+func WithMetricsNamespace(ns string) Option {
+	return optionFunc(func(c *config) { c.namespace = ns })
+}
+
 // New returns base wearing the ebb chain (see the package doc). A nil base is
 // http.DefaultTransport. New panics if an option holds invalid settings;
 // settings from outside the program come through [FromEnv], which reports
@@ -49,8 +69,26 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		o.apply(&c)
 	}
 	routes := &verdict.Routes{}
+	var m *metrics.Metrics
+	if c.registry != nil {
+		var err error
+		if m, err = metrics.New(c.registry, metrics.Options{Namespace: c.namespace, Routes: routes}); err != nil {
+			panic(fmt.Sprintf("transport: %v", err))
+		}
+	}
+
 	rt := base
-	rt = retry.New(rt, c.retry, retry.WithHooks(logHooks(c.logger, routes)))
+	if m != nil {
+		rt = m.Attempts(rt)
+	}
+	retryHooks := logHooks(c.logger, routes)
+	if m != nil {
+		retryHooks = joinRetryHooks(retryHooks, m.RetryHooks())
+	}
+	rt = retry.New(rt, c.retry, retry.WithHooks(retryHooks))
+	if m != nil {
+		rt = m.Requests(rt)
+	}
 	return &chain{RoundTripper: rt, base: base}
 }
 
