@@ -366,3 +366,12 @@ func (m *Metrics) perRequest(h *hostSeries, route string) prometheus.Observer {
 	m.perReq[k] = o
 	return o
 }
+
+// collectors returns every collector of m, in the order of DESIGN.md.
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.requests, m.requestDuration, m.attempts, m.attemptsPerRequest, m.retries, m.retryDelay,
+		m.budgetExhausted, m.backpressure, m.breakerState, m.breakerTransitions, m.breakerRejections,
+		m.limiterLimit, m.limiterInFlight, m.limiterWaiting, m.limiterWait, m.limiterRejections,
+	}
+}
