@@ -18,11 +18,11 @@ import (
 // that traffic flows again once the outage is over.
 func TestConcurrent(t *testing.T) {
 	const (
-		workers = 300
+		workers = 200
 		open    = 500 * time.Millisecond
 		down    = time.Second     // the outage starts
 		up      = 3 * time.Second // and ends
-		end     = 6 * time.Second
+		end     = 5 * time.Second
 	)
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
@@ -89,7 +89,7 @@ func TestConcurrent(t *testing.T) {
 					case !errors.Is(err, errReset):
 						t.Errorf("unexpected error %v", err)
 					}
-					time.Sleep(time.Duration(1+rand.IntN(20)) * time.Millisecond)
+					time.Sleep(time.Duration(5+rand.IntN(45)) * time.Millisecond)
 				}
 			})
 		}
