@@ -716,3 +716,26 @@ func TestNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per request", n)
 	}
 }
+
+type idleCloser struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
+
+// TestCloseIdleConnections checks that http.Client.CloseIdleConnections
+// reaches through the layer, and that New defaults to
+// http.DefaultTransport.
+func TestCloseIdleConnections(t *testing.T) {
+	next := &idleCloser{RoundTripper: &scripted{}}
+	c := &http.Client{Transport: New(next, Settings{})}
+	c.CloseIdleConnections()
+	if next.closed != 1 {
+		t.Fatalf("CloseIdleConnections reached the next RoundTripper %d times", next.closed)
+	}
+	New(rtFunc(nil), Settings{}).CloseIdleConnections() // no such method: nothing happens
+	if New(nil, Settings{}).next != http.DefaultTransport {
+		t.Fatal("nil next is not http.DefaultTransport")
+	}
+}
