@@ -25,6 +25,8 @@ type OpenError struct {
 	Remaining time.Duration
 }
 
+// Error says which host refused and for how long, such as "breaker:
+// http://gw:8080 is open for another 7.5s".
 func (e *OpenError) Error() string {
 	if e.State == HalfOpen {
 		return "breaker: " + e.Host + " is half-open, waiting for its probe"
