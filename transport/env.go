@@ -32,7 +32,8 @@ import (
 //
 // A malformed or out-of-range value is an error naming the variable and the
 // value, such as EBB_RETRY_MAX_ATTEMPTS="many": not a whole number; it is
-// never replaced by a default. All such errors are reported together.
+// never replaced by a default. All such errors are reported together. A
+// variable set to the empty string counts as unset.
 func FromEnv() ([]Option, error) {
 	return fromEnv(os.LookupEnv)
 }
@@ -43,10 +44,12 @@ type env struct {
 	errs   []error
 }
 
-// get returns the value of the first of names that is set, and its name.
+// get returns the value of the first of names that is set, and its name. A
+// variable set to the empty string counts as unset, as deployment manifests
+// often leave a variable empty rather than remove it.
 func (e *env) get(names ...string) (name, value string, ok bool) {
 	for _, n := range names {
-		if v, ok := e.lookup(n); ok {
+		if v, ok := e.lookup(n); ok && strings.TrimSpace(v) != "" {
 			return n, strings.TrimSpace(v), true
 		}
 	}

@@ -47,6 +47,7 @@ func TestFromEnvRetry(t *testing.T) {
 		{"budget", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0.5"}, retry.Policy{BudgetRatio: 0.5}},
 		{"budget off", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0"}, retry.Policy{BudgetRatio: -1}},
 		{"spaces trimmed", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": " 4 "}, retry.Policy{MaxAttempts: 4}},
+		{"empty counts as unset", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS": "6"}, retry.Policy{MaxAttempts: 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +134,7 @@ func TestFromEnvMetricsNamespace(t *testing.T) {
 	if c.namespace != "worker_http" {
 		t.Fatalf("namespace = %q", c.namespace)
 	}
-	for _, bad := range []string{"1abc", "with-dash", "a b", ""} {
+	for _, bad := range []string{"1abc", "with-dash", "a b"} {
 		_, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": bad}))
 		if err == nil || !strings.Contains(err.Error(), `EBB_METRICS_NAMESPACE="`+bad+`"`) {
 			t.Errorf("%q: err = %v", bad, err)

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func shortConfig() config {
+	return config{
+		duration: 2 * time.Second, jobType: "payment", concurrency: 16, pollers: 2,
+		errorShare: 0.1, failShare: 0.05, work: time.Millisecond,
+		version: "8.8.3", slots: 4, serviceTime: 5 * time.Millisecond, loaders: 8,
+		logLevel: 8, // quiet
+	}
+}
+
+// TestDemoSummaryAddsUp runs the demo's code briefly against the in-process
+// gateway and checks that its numbers agree with each other and with the
+// gateway's.
+func TestDemoSummaryAddsUp(t *testing.T) {
+	t.Setenv("CAMUNDA_REST_ADDRESS", "")
+	sum, err := run(t.Context(), shortConfig(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, g := sum.worker, sum.gateway.Stats()
+	handled := w.completed.Load() + w.errored.Load() + w.failed.Load() + w.lost.Load()
+	if handled != w.activated.Load() {
+		t.Errorf("handled %d != activated %d: every activated job must be finished", handled, w.activated.Load())
+	}
+	if w.activated.Load() == 0 || w.completed.Load() == 0 {
+		t.Fatalf("no work done: %+v", g)
+	}
+	if g.JobsCompleted != w.completed.Load() || g.JobsErrored != w.errored.Load() || g.JobsFailed != w.failed.Load() {
+		t.Errorf("gateway completed/errored/failed %d/%d/%d, worker %d/%d/%d", g.JobsCompleted, g.JobsErrored, g.JobsFailed,
+			w.completed.Load(), w.errored.Load(), w.failed.Load())
+	}
+	if g.JobsActivated < w.activated.Load() {
+		t.Errorf("gateway activated %d < worker's %d", g.JobsActivated, w.activated.Load())
+	}
+	tc, err := sum.transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gatewayRequests int64
+	for _, r := range g.Routes {
+		gatewayRequests += r.Requests
+	}
+	// Every attempt that reached the gateway was counted by ebb, and the
+	// gateway's backpressure answers are ebb's backpressure.
+	if int64(tc.attempts) < gatewayRequests-5 || int64(tc.attempts) > gatewayRequests+5 {
+		t.Errorf("ebb counted %v attempts, the gateway %d requests", tc.attempts, gatewayRequests)
+	}
+	var gatewayBackpressure int64
+	for _, r := range g.Routes {
+		gatewayBackpressure += r.Backpressure
+	}
+	if int64(tc.backpressure) != gatewayBackpressure {
+		t.Errorf("ebb counted %v backpressure answers, the gateway sent %d", tc.backpressure, gatewayBackpressure)
+	}
+	if tc.backpressure == 0 {
+		t.Error("the emulated gateway never pushed back: the demo shows nothing")
+	}
+	var out bytes.Buffer
+	sum.print(&out)
+	for _, want := range []string{"jobs", "completed", "backpressure", "retries", "final failures", "gateway (its own counters)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Logf("\n%s", out.String())
+}
+
+func TestCLIErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := cli([]string{"-duration", "0s", "-metrics-addr", ""}, io.Discard, &stderr); code != 2 {
+		t.Errorf("bad duration: exit %d, %s", code, stderr.String())
+	}
+	t.Setenv("EBB_RETRY_MAX_ATTEMPTS", "many")
+	stderr.Reset()
+	if code := cli([]string{"-duration", "1s", "-metrics-addr", ""}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `EBB_RETRY_MAX_ATTEMPTS="many"`) {
+		t.Errorf("bad environment: exit %d, %s", code, stderr.String())
+	}
+	t.Setenv("EBB_RETRY_MAX_ATTEMPTS", "")
+	stderr.Reset()
+	if code := cli([]string{"-no-such-flag"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("bad flag: exit %d", code)
+	}
+}
+
+// TestPrometheusScrapesDemo has a real Prometheus server (Debian's
+// prometheus package; .ci/run installs it) scrape the demo while it runs
+// against the emulated gateway, then asks Prometheus's HTTP API whether it
+// saw backpressure and requests.
+func TestPrometheusScrapesDemo(t *testing.T) {
+	bin := os.Getenv("EBB_PROMETHEUS")
+	if bin == "" {
+		bin = "prometheus"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no prometheus binary under CI: %v (.ci/run installs Debian's package)", err)
+		}
+		t.Skipf("no prometheus binary (%v); .ci/run installs it, or set EBB_PROMETHEUS", err)
+	}
+	t.Setenv("CAMUNDA_REST_ADDRESS", "")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	c := shortConfig()
+	c.duration = 20 * time.Second
+	c.metricsAddr = "127.0.0.1:0"
+	ready := make(chan string, 1)
+	c.metricsReady = func(addr string) { ready <- addr }
+	demoCtx, stopDemo := context.WithCancel(ctx)
+	defer stopDemo()
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(demoCtx, c, io.Discard)
+		done <- err
+	}()
+	var target string
+	select {
+	case target = <-ready:
+	case err := <-done:
+		t.Fatalf("the demo ended before serving metrics: %v", err)
+	}
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: ebb-demo\n    static_configs:\n      - targets: [%q]\n", target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, path,
+		"--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr,
+		"--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+
+	// Ask until both series are above zero, or give up after the deadline.
+	want := []string{"sum(ebb_backpressure_total)", "sum(ebb_requests_total)"}
+	seen := map[string]float64{}
+	for len(seen) < len(want) {
+		for _, q := range want {
+			if v, ok := query(promAddr, q); ok && v > 0 {
+				seen[q] = v
+			}
+		}
+		if len(seen) == len(want) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("Prometheus never saw %v above zero (saw %v); its log:\n%s", want, seen, logs.String())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	t.Logf("Prometheus at %s scraped %s: %v", promAddr, target, seen)
+	stopDemo()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// query runs an instant query against Prometheus's HTTP API and returns the
+// value of its single sample.
+func query(addr, q string) (float64, bool) {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&r) != nil || r.Status != "success" || len(r.Data.Result) != 1 {
+		return 0, false
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
