@@ -287,7 +287,9 @@ func (g *Gateway) StopOutOfDisk() {
 }
 
 // OutOfDiskFor starts an out-of-disk period (see StartOutOfDisk) that ends
-// by itself after d, unless a later Start or Stop call overrides it.
+// by itself after d, unless a later Start or Stop call overrides it. The end
+// runs in a goroutine of its own, as time.AfterFunc runs it: under
+// testing/synctest, call synctest.Wait after the period to see it ended.
 func (g *Gateway) OutOfDiskFor(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -363,7 +365,8 @@ func (g *Gateway) StopOutage() error {
 }
 
 // OutageFor starts an outage of kind o (see StartOutage) that ends by itself
-// after d, unless a later Start or Stop call overrides it.
+// after d, unless a later Start or Stop call overrides it. As with
+// OutOfDiskFor, the end runs in a goroutine of its own.
 func (g *Gateway) OutageFor(o Outage, d time.Duration) error {
 	if err := g.StartOutage(o); err != nil {
 		return err
