@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 )
@@ -28,6 +29,14 @@ import (
 //	EBB_RETRY_RANDOMIZATION               0.5      jitter: delay d in [d-f·d, d+f·d] (0 to 1; 0 = none)
 //	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
 //	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number >= 0; 0 = no budget)
+//	EBB_BREAKER                           on       "off" for no circuit breaker (on, off, true, false, 1, 0)
+//	EBB_BREAKER_WINDOW                    10s      rolling window over which failures are counted (Go duration > 0)
+//	EBB_BREAKER_FAILURE_RATIO             0.5      trips at this share of failed requests (0 < r <= 1, or off)
+//	EBB_BREAKER_MIN_REQUESTS              10       fewest requests in the window for the ratio to apply (>= 1)
+//	EBB_BREAKER_CONSECUTIVE_FAILURES      5        trips after this many failures in a row (>= 1, or off)
+//	EBB_BREAKER_OPEN_TIMEOUT              10s      how long a tripped breaker refuses requests (Go duration > 0)
+//	EBB_BREAKER_MAX_OPEN_TIMEOUT          60s      cap on a Retry-After lengthening the open period (Go duration > 0, or off)
+//	EBB_BREAKER_PROBES                    1        requests let through while half-open (>= 1)
 //	EBB_METRICS_NAMESPACE                 ebb      prefix of the metric names (with WithMetrics)
 //
 // A malformed or out-of-range value is an error naming the variable and the
@@ -161,7 +170,7 @@ func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 		}
 	}
 
-	opts := []Option{WithRetry(p)}
+	opts := []Option{WithRetry(p), WithBreaker(e.breaker())}
 	if name, ns, ok := e.get("EBB_METRICS_NAMESPACE"); ok {
 		if (metrics.Options{Namespace: ns}).Validate() != nil || ns == "" {
 			e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
@@ -174,4 +183,48 @@ func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 		return nil, fmt.Errorf("transport: %w", errors.Join(e.errs...))
 	}
 	return opts, nil
+}
+
+// off reports whether a variable says "off"; it lets a setting whose zero
+// value means "default" be turned off from the environment.
+func (e *env) off(name string) bool {
+	_, v, ok := e.get(name)
+	return ok && strings.EqualFold(v, "off")
+}
+
+// breaker reads the EBB_BREAKER_* variables.
+func (e *env) breaker() breaker.Settings {
+	var s breaker.Settings
+	if name, v, ok := e.get("EBB_BREAKER"); ok {
+		switch strings.ToLower(v) {
+		case "on", "true", "1":
+		case "off", "false", "0":
+			s.Disabled = true
+		default:
+			e.fail(name, v, "want on or off")
+		}
+	}
+	e.duration(&s.Window, "EBB_BREAKER_WINDOW")
+	if e.off("EBB_BREAKER_FAILURE_RATIO") {
+		s.FailureRatio = -1
+	} else if e.number(&s.FailureRatio, 0, 1, "EBB_BREAKER_FAILURE_RATIO") && s.FailureRatio == 0 {
+		e.fail("EBB_BREAKER_FAILURE_RATIO", "0", `must be above 0 (or "off")`)
+	}
+	e.wholeNumber(&s.MinRequests, 1, "EBB_BREAKER_MIN_REQUESTS")
+	if e.off("EBB_BREAKER_CONSECUTIVE_FAILURES") {
+		s.ConsecutiveFailures = -1
+	} else {
+		e.wholeNumber(&s.ConsecutiveFailures, 1, "EBB_BREAKER_CONSECUTIVE_FAILURES")
+	}
+	e.duration(&s.OpenTimeout, "EBB_BREAKER_OPEN_TIMEOUT")
+	if e.off("EBB_BREAKER_MAX_OPEN_TIMEOUT") {
+		s.MaxOpenTimeout = -1
+	} else {
+		e.duration(&s.MaxOpenTimeout, "EBB_BREAKER_MAX_OPEN_TIMEOUT")
+	}
+	e.wholeNumber(&s.Probes, 1, "EBB_BREAKER_PROBES")
+	if err := s.Validate(); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("breaker settings from the environment: %w", err))
+	}
+	return s
 }

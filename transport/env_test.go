@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/retry"
 )
 
@@ -12,14 +13,17 @@ func lookupFrom(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// policyOf applies the options to a fresh config and returns its policy.
-func policyOf(opts []Option) retry.Policy {
+// configOf applies the options to a fresh config.
+func configOf(opts []Option) config {
 	c := defaultConfig()
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	return c.retry
+	return c
 }
+
+// policyOf applies the options to a fresh config and returns its policy.
+func policyOf(opts []Option) retry.Policy { return configOf(opts).retry }
 
 func TestFromEnvRetry(t *testing.T) {
 	tests := []struct {
@@ -138,6 +142,57 @@ func TestFromEnvMetricsNamespace(t *testing.T) {
 		_, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": bad}))
 		if err == nil || !strings.Contains(err.Error(), `EBB_METRICS_NAMESPACE="`+bad+`"`) {
 			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestFromEnvBreaker(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want breaker.Settings
+	}{
+		{nil, breaker.Settings{}},
+		{map[string]string{"EBB_BREAKER": "off"}, breaker.Settings{Disabled: true}},
+		{map[string]string{"EBB_BREAKER": "FALSE"}, breaker.Settings{Disabled: true}},
+		{map[string]string{"EBB_BREAKER": "on"}, breaker.Settings{}},
+		{map[string]string{"EBB_BREAKER_WINDOW": "30s"}, breaker.Settings{Window: 30 * time.Second}},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0.8"}, breaker.Settings{FailureRatio: 0.8}},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "off"}, breaker.Settings{FailureRatio: -1}},
+		{map[string]string{"EBB_BREAKER_MIN_REQUESTS": "20"}, breaker.Settings{MinRequests: 20}},
+		{map[string]string{"EBB_BREAKER_CONSECUTIVE_FAILURES": "3"}, breaker.Settings{ConsecutiveFailures: 3}},
+		{map[string]string{"EBB_BREAKER_CONSECUTIVE_FAILURES": "OFF"}, breaker.Settings{ConsecutiveFailures: -1}},
+		{map[string]string{"EBB_BREAKER_OPEN_TIMEOUT": "2s"}, breaker.Settings{OpenTimeout: 2 * time.Second}},
+		{map[string]string{"EBB_BREAKER_MAX_OPEN_TIMEOUT": "5m"}, breaker.Settings{MaxOpenTimeout: 5 * time.Minute}},
+		{map[string]string{"EBB_BREAKER_MAX_OPEN_TIMEOUT": "off"}, breaker.Settings{MaxOpenTimeout: -1}},
+		{map[string]string{"EBB_BREAKER_PROBES": "3"}, breaker.Settings{Probes: 3}},
+	}
+	for _, tt := range tests {
+		opts, err := fromEnv(lookupFrom(tt.env))
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if got := configOf(opts).breaker; got != tt.want {
+			t.Errorf("%v: settings = %+v, want %+v", tt.env, got, tt.want)
+		}
+	}
+
+	bad := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"EBB_BREAKER": "maybe"}, `EBB_BREAKER="maybe": want on or off`},
+		{map[string]string{"EBB_BREAKER_WINDOW": "-1s"}, `EBB_BREAKER_WINDOW="-1s": must be positive`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "1.5"}, `EBB_BREAKER_FAILURE_RATIO="1.5": must be between 0 and 1`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0"}, `EBB_BREAKER_FAILURE_RATIO="0": must be above 0`},
+		{map[string]string{"EBB_BREAKER_MIN_REQUESTS": "0"}, `EBB_BREAKER_MIN_REQUESTS="0": must be at least 1`},
+		{map[string]string{"EBB_BREAKER_CONSECUTIVE_FAILURES": "few"}, `EBB_BREAKER_CONSECUTIVE_FAILURES="few": not a whole number`},
+		{map[string]string{"EBB_BREAKER_OPEN_TIMEOUT": "10"}, `EBB_BREAKER_OPEN_TIMEOUT="10": not a duration`},
+		{map[string]string{"EBB_BREAKER_PROBES": "0"}, `EBB_BREAKER_PROBES="0": must be at least 1`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "off", "EBB_BREAKER_CONSECUTIVE_FAILURES": "off"}, `breaker settings from the environment`},
+	}
+	for _, tt := range bad {
+		if _, err := fromEnv(lookupFrom(tt.env)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.env, err, tt.want)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package transport
 
-import "github.com/ebb-go/ebb/retry"
+import (
+	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/retry"
+)
 
 // joinRetryHooks returns hooks that call a's then b's.
 func joinRetryHooks(a, b retry.Hooks) retry.Hooks {
@@ -9,6 +12,26 @@ func joinRetryHooks(a, b retry.Hooks) retry.Hooks {
 		OnRetry:   join(a.OnRetry, b.OnRetry),
 		OnDone:    join(a.OnDone, b.OnDone),
 	}
+}
+
+// joinBreakerHooks returns hooks that call a's then b's.
+func joinBreakerHooks(a, b breaker.Hooks) breaker.Hooks {
+	return breaker.Hooks{
+		OnStateChange: join3(a.OnStateChange, b.OnStateChange),
+		OnReject:      join(a.OnReject, b.OnReject),
+		OnEvict:       join(a.OnEvict, b.OnEvict),
+	}
+}
+
+// join3 is join for functions of three arguments.
+func join3[A, B, C any](f, g func(A, B, C)) func(A, B, C) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(a A, b B, c C) { f(a, b, c); g(a, b, c) }
 }
 
 // join returns a function calling f then g, leaving out the nil ones.

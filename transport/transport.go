@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/ebb-go/ebb/verdict"
@@ -24,6 +26,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 // chain.
 type config struct {
 	retry     retry.Policy
+	breaker   breaker.Settings
 	logger    *slog.Logger
 	registry  prometheus.Registerer
 	namespace string
@@ -35,8 +38,13 @@ func defaultConfig() config { return config{} }
 // retry.Policy{MaxAttempts: 1} to send every request once.
 func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.retry = p }) }
 
+// WithBreaker sets the circuit breaker's settings; its zero fields take the
+// defaults. Use breaker.Settings{Disabled: true} for a chain without one.
+func WithBreaker(s breaker.Settings) Option { return optionFunc(func(c *config) { c.breaker = s }) }
+
 // WithLogger sets where the chain logs: each retry at debug level, each
-// logical request that gives up on a failure at warn level. Records carry the
+// logical request that gives up on a failure at warn level, each breaker
+// that opens at warn level and closes again at info level. Records carry the
 // host (host:port), route template, method, attempts and verdict; never a
 // URL, header or body. nil, the default, logs nothing.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
@@ -86,6 +94,11 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		retryHooks = joinRetryHooks(retryHooks, m.RetryHooks())
 	}
 	rt = retry.New(rt, c.retry, retry.WithHooks(retryHooks))
+	breakerHooks := breakerLogHooks(c.logger)
+	if m != nil {
+		breakerHooks = joinBreakerHooks(breakerHooks, m.BreakerHooks())
+	}
+	rt = breaker.New(rt, c.breaker, breaker.WithHooks(breakerHooks))
 	if m != nil {
 		rt = m.Requests(rt)
 	}
@@ -171,4 +184,22 @@ func errorClass(err error) string {
 		err = ue.Err
 	}
 	return err.Error()
+}
+
+// breakerLogHooks logs the transitions of the breakers, or nothing without
+// a logger.
+func breakerLogHooks(l *slog.Logger) breaker.Hooks {
+	if l == nil {
+		return breaker.Hooks{}
+	}
+	return breaker.Hooks{
+		OnStateChange: func(host string, from, to breaker.State) {
+			level := slog.LevelInfo
+			if to == breaker.Open {
+				level = slog.LevelWarn
+			}
+			l.LogAttrs(context.Background(), level, "ebb: breaker "+to.String(),
+				slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
+		},
+	}
 }

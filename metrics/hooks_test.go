@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebb-go/ebb/breaker"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestBreakerTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		m, err := New(reg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := &scripted{codes: []int{502}}
+		rt := m.Requests(breaker.New(m.Attempts(base), breaker.Settings{OpenTimeout: time.Second}, breaker.WithHooks(m.BreakerHooks())))
+		send := func() error {
+			req, _ := http.NewRequest("GET", "http://gw.test:8080/v2/topology", nil)
+			resp, err := rt.RoundTrip(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		// Five failures in a row trip it; the sixth request is refused.
+		for range 5 {
+			if err := send(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := send(); !errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("sixth request: %v, want ErrOpen", err)
+		}
+		const host = "gw.test:8080"
+		if v := testutil.ToFloat64(m.breakerState.WithLabelValues(host)); v != 2 {
+			t.Errorf("state = %v, want 2 (open)", v)
+		}
+		if v := testutil.ToFloat64(m.breakerTransitions.WithLabelValues(host, "closed", "open")); v != 1 {
+			t.Errorf("closed->open = %v, want 1", v)
+		}
+		if v := testutil.ToFloat64(m.breakerRejections.WithLabelValues(host)); v != 1 {
+			t.Errorf("rejections = %v, want 1", v)
+		}
+		if v := testutil.ToFloat64(m.requests.WithLabelValues(host, "/v2/topology", "GET", "refused")); v != 1 {
+			t.Errorf("refused requests = %v, want 1", v)
+		}
+		if v := testutil.ToFloat64(m.attempts.WithLabelValues(host, "/v2/topology", "GET", "502", "unavailable")); v != 5 {
+			t.Errorf("attempts = %v, want 5: the refused request sent nothing", v)
+		}
+
+		// After the open period the probe succeeds and closes it.
+		base.mu.Lock()
+		base.codes = []int{200}
+		base.n = 0
+		base.mu.Unlock()
+		time.Sleep(time.Second + time.Millisecond)
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+		if v := testutil.ToFloat64(m.breakerState.WithLabelValues(host)); v != 0 {
+			t.Errorf("state after the probe = %v, want 0", v)
+		}
+		want := `
+# HELP ebb_breaker_transitions_total State changes of the host's circuit breaker.
+# TYPE ebb_breaker_transitions_total counter
+ebb_breaker_transitions_total{from="closed",host="gw.test:8080",to="open"} 1
+ebb_breaker_transitions_total{from="half-open",host="gw.test:8080",to="closed"} 1
+ebb_breaker_transitions_total{from="open",host="gw.test:8080",to="half-open"} 1
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ebb_breaker_transitions_total"); err != nil {
+			t.Error(err)
+		}
+		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+			t.Errorf("lint: %v %v", problems, err)
+		}
+	})
+}
