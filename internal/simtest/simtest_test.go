@@ -155,3 +155,55 @@ func TestJain(t *testing.T) {
 		}
 	}
 }
+
+// With a network latency every answer takes a round trip more, and a slot
+// freed by one client stays free for that round trip.
+func TestServerLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, 10*time.Millisecond)
+		srv.SetLatency(time.Millisecond)
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodGet, "http://sim.test/", nil)
+		resp, err := srv.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 || time.Since(start) != 12*time.Millisecond {
+			t.Fatalf("%v, %v after %v; want 200 after 12ms", resp, err, time.Since(start))
+		}
+		// A second client arriving while the first holds the slot is
+		// refused a round trip after it sent.
+		done := make(chan struct{})
+		go func() {
+			srv.RoundTrip(req.Clone(context.Background()))
+			close(done)
+		}()
+		time.Sleep(5 * time.Millisecond)
+		start = time.Now()
+		resp, _ = srv.RoundTrip(req.Clone(context.Background()))
+		if resp.StatusCode != 503 || time.Since(start) != 2*time.Millisecond {
+			t.Errorf("%d after %v; want 503 after 2ms", resp.StatusCode, time.Since(start))
+		}
+		<-done
+	})
+}
+
+// Jitter spreads service times around their mean, which stays the same.
+func TestServerJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, 10*time.Millisecond)
+		srv.SetJitter(0.5)
+		req, _ := http.NewRequest(http.MethodGet, "http://sim.test/", nil)
+		var lo, hi, sum time.Duration = time.Hour, 0, 0
+		const n = 2000
+		for range n {
+			start := time.Now()
+			srv.RoundTrip(req)
+			d := time.Since(start)
+			lo, hi, sum = min(lo, d), max(hi, d), sum+d
+		}
+		if lo < 5*time.Millisecond || hi > 15*time.Millisecond || hi-lo < 9*time.Millisecond {
+			t.Errorf("service times in [%v, %v], want spread over [5ms, 15ms]", lo, hi)
+		}
+		if mean := sum / n; mean < 9700*time.Microsecond || mean > 10300*time.Microsecond {
+			t.Errorf("mean service time %v, want about 10ms", mean)
+		}
+	})
+}
