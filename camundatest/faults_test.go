@@ -233,6 +233,9 @@ func TestOutOfDiskFor(t *testing.T) {
 func TestOutageInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := memGateway(t, camundatest.WithBodyHashes())
+		if err := g.StartOutage(0); err == nil {
+			t.Error("StartOutage took an unknown outage")
+		}
 		topology := func() error {
 			_, err := sendCtx(context.Background(), g, "GET", "/v2/topology", "")
 			return err

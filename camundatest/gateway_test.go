@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -531,10 +532,11 @@ func TestCloseOverNetwork(t *testing.T) {
 	// goleak, in TestMain, checks that nothing is left behind.
 	g := camundatest.NewGateway()
 	wrote := make(chan struct{})
+	var once sync.Once
 	done := make(chan error)
 	go func() {
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
+			WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(wrote) }) },
 		})
 		_, err := sendCtx(ctx, g, "POST", "/v2/jobs/activation", `{"type":"p","maxJobsToActivate":1,"timeout":1000,"requestTimeout":3600000}`)
 		done <- err
