@@ -76,7 +76,7 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 	l := c.limit * c.p.decrease
 	switch {
 	case !c.p.capInFlight:
-	case others < c.known:
+	case others < c.known && c.p.shed:
 		// The host took fewer attempts than it did last time: another
 		// client took some of its room (or the host shrank). Shedding a
 		// share of what is still in flight, rather than only the attempt

@@ -10,15 +10,15 @@ type Profile uint8
 
 // The profiles. The numbers of each are listed in the package doc.
 const (
-	// Balanced is the default: gentle decreases, slow probing near the level
-	// where backpressure was last seen, out of the way after 30s without
-	// backpressure.
+	// Balanced is the default: decreases of a tenth, a probe for one more
+	// permit every 20 rounds, out of the way after 30s without backpressure.
 	Balanced Profile = iota
-	// Conservative backs off harder and returns more slowly, for clusters
-	// shared with traffic that matters more.
+	// Conservative backs off harder and probes more slowly, for clusters
+	// shared with traffic that matters more: a little goodput traded for
+	// fewer refusals.
 	Conservative
-	// Aggressive backs off less and returns sooner, for a client that owns
-	// its cluster.
+	// Aggressive backs off less, probes twice as often and gets out of the
+	// way sooner, for a client that has its cluster to itself.
 	Aggressive
 	// Observe tracks the limit and reports it through the hooks, but never
 	// holds an attempt back. Camunda's SDKs call it LEGACY.

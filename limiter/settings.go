@@ -141,6 +141,7 @@ type params struct {
 	everySignal bool // every backpressure counts, not one per round
 	growOnTimer bool // RecoveryInterval adds permits
 	floorPause  bool // backpressure at the floor holds new attempts back
+	shed        bool // room taken by another client sheds a share
 }
 
 func (s Settings) resolve() params {
@@ -156,6 +157,7 @@ func (s Settings) resolve() params {
 		capInFlight:    true,
 		growOnTimer:    true,
 		floorPause:     true,
+		shed:           true,
 	}
 	switch s.Profile {
 	case Conservative:
