@@ -5,16 +5,17 @@ import (
 	"time"
 )
 
-// control is the adaptive limit of one host. It is pure logic: every method
-// takes the time, nothing blocks, nothing is shared. The host's mutex
-// guards it.
+// control is the adaptive limit of one host. It is pure logic: what depends
+// on time takes it as an argument, nothing blocks, nothing is shared. The
+// host's mutex guards it.
 type control struct {
 	p *params
 
 	limit float64 // +Inf while out of the way
 	// known is the number of attempts the host was last seen to accept: the
-	// other attempts in flight when the last counted backpressure came.
-	// Below it the limit climbs back fast; above it, it probes.
+	// other attempts in flight when the last counted backpressure came. A
+	// refusal with fewer in flight means another client took room; above
+	// it the limit probes, faster the farther it gets without a refusal.
 	known float64
 	// epoch counts the counted decreases. An attempt remembers the epoch it
 	// started in; backpressure to an attempt from an earlier epoch is the

@@ -261,7 +261,9 @@ func (h *host) acquireSlow(req *http.Request) (permit, error) {
 		return permit{}, errGone
 	}
 	now := h.t.now()
+	// Time may have raised the limit: those already waiting go first.
 	h.advance(now)
+	h.grant(now)
 	n := int(h.word.Load() & countMask)
 	permits := h.ctl.permits()
 	if h.head == nil && (h.ctl.admits(now, n) || h.t.observe) {

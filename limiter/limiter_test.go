@@ -715,3 +715,45 @@ func TestConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// Waiters come before a newcomer arriving as time raises the limit. (Under
+// synctest the timer runs first at a shared instant; acquire hands the new
+// permits to the queue itself too, so the order holds whoever notices
+// first.)
+func TestTimeGrowthServesWaitersFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gate{}
+		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
+		held := saturate(t, lt, g, 1)
+		first := newReq("POST", target)
+		first.Header.Set("X-Order", "waiter")
+		send(lt, first)
+		waitIdle()
+		// The newcomer arrives at the instant the limit grows.
+		time.Sleep(time.Second - time.Nanosecond)
+		second := newReq("POST", target)
+		second.Header.Set("X-Order", "newcomer")
+		time.Sleep(time.Nanosecond)
+		send(lt, second)
+		waitIdle()
+		calls := g.take()
+		if len(calls) != 1 || calls[0].req.Header.Get("X-Order") != "waiter" {
+			var got []string
+			for _, c := range calls {
+				got = append(got, c.req.Header.Get("X-Order"))
+			}
+			t.Fatalf("let in at 1s: %v, want [waiter]", got)
+		}
+		held = append(held, calls...)
+		time.Sleep(time.Second)
+		waitIdle()
+		held = append(held, g.take()...)
+		if len(held) != 3 {
+			t.Errorf("%d in flight at 2s, want 3", len(held))
+		}
+		for _, c := range held {
+			c.ok()
+		}
+		waitIdle()
+	})
+}
