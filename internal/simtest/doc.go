@@ -4,7 +4,10 @@
 //
 // A [Server] has a number of slots and a service time; it answers 200 within
 // its slots and refuses everything beyond them at once with Camunda's
-// backpressure answer (503 RESOURCE_EXHAUSTED). [Run] drives one or more
+// backpressure answer (503 RESOURCE_EXHAUSTED). A network latency and a
+// spread of service times make it behave like a real server reached over a
+// real network: without them, clients in closed loops keep their slots for
+// ever and the phases of their requests never change. [Run] drives one or more
 // [Load]s — groups of goroutines sending requests in a closed loop through
 // a chain of RoundTrippers, each group standing for one process — for a
 // simulated duration, and returns per-client counts: logical requests that
@@ -17,6 +20,8 @@
 //
 //	synctest.Test(t, func(t *testing.T) {
 //		srv := simtest.NewServer(8, 10*time.Millisecond)
+//		srv.SetLatency(100 * time.Microsecond)
+//		srv.SetJitter(0.5)
 //		res := simtest.Run(time.Minute, simtest.Load{Transport: chain(srv), Clients: 64})
 //		t.Logf("goodput %.0f/s of %.0f/s", res.Goodput(), srv.Capacity())
 //	})

@@ -55,6 +55,8 @@ func (c Counts) RejectedShare() float64 { return ratio(c.Rejected, c.Attempts) }
 // FailedShare is Failed / Requests, or 0 when there were none.
 func (c Counts) FailedShare() float64 { return ratio(c.Failed, c.Requests) }
 
+// String gives the counts and the shares of failed requests and rejected
+// attempts on one line, for test logs.
 func (c Counts) String() string {
 	return fmt.Sprintf("requests %d (ok %d, failed %d = %.2f%%, unfinished %d), attempts %d (rejected %d = %.2f%%)",
 		c.Requests, c.Succeeded, c.Failed, 100*c.FailedShare(), c.Unfinished, c.Attempts, c.Rejected, 100*c.RejectedShare())
@@ -86,6 +88,7 @@ type Result struct {
 
 // LoadResult is what the clients of one [Load] saw.
 type LoadResult struct {
+	// Name is the load's.
 	Name string
 	// Clients holds each client's counts, Total their sum.
 	Clients []Counts
