@@ -107,6 +107,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// CloseIdleConnections closes the idle connections of next, if it has such
+// a method, so that http.Client.CloseIdleConnections reaches the base
+// through this layer. The limiter never calls it on its own.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // drain reports whether req is a drain operation, which removes load from
 // the cluster and is never held back. The suffix test spares every other
 // request the route lookup.

@@ -757,3 +757,24 @@ func TestTimeGrowthServesWaitersFirst(t *testing.T) {
 		waitIdle()
 	})
 }
+
+type closer struct {
+	roundTripperFunc
+	closed int
+}
+
+func (c *closer) CloseIdleConnections() { c.closed++ }
+
+// http.Client.CloseIdleConnections reaches the base through the layer, in
+// every profile.
+func TestCloseIdleConnections(t *testing.T) {
+	for _, p := range []limiter.Profile{limiter.Balanced, limiter.Off} {
+		base := &closer{roundTripperFunc: func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") }}
+		client := &http.Client{Transport: limiter.New(base, limiter.Settings{Profile: p})}
+		client.CloseIdleConnections()
+		if base.closed != 1 {
+			t.Errorf("%v: base closed %d times, want 1", p, base.closed)
+		}
+	}
+	limiter.New(roundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), limiter.Settings{}).CloseIdleConnections()
+}
