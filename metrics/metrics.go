@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/cow"
 	"github.com/ebb-go/ebb/verdict"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,12 +52,13 @@ type Metrics struct {
 	routes   *verdict.Routes
 	maxHosts int
 
-	mu       sync.RWMutex
-	hosts    map[string]*hostSeries // by host label, at most maxHosts and "other"
-	spelling map[string]*hostSeries // by URL.Host as requests spell it
-	requestS map[requestKey]*requestSeries
-	attemptS map[attemptKey]*attemptSeries
-	perReq   map[routeKey]prometheus.Observer
+	// Caches of series handles: read on every request without a lock,
+	// written once per new label combination.
+	hosts    cow.Map[string, *hostSeries] // by host label, at most maxHosts and "other"
+	spelling cow.Map[string, *hostSeries] // by URL.Host as requests spell it
+	requestS cow.Map[requestKey, *requestSeries]
+	attemptS cow.Map[attemptKey, *attemptSeries]
+	perReq   cow.Map[routeKey, prometheus.Observer]
 }
 
 // Bucket layouts. Request durations run from a millisecond to past the
@@ -87,11 +88,6 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	m := &Metrics{
 		routes:   o.Routes,
 		maxHosts: o.MaxHosts,
-		hosts:    make(map[string]*hostSeries),
-		spelling: make(map[string]*hostSeries),
-		requestS: make(map[requestKey]*requestSeries),
-		attemptS: make(map[attemptKey]*attemptSeries),
-		perReq:   make(map[routeKey]prometheus.Observer),
 	}
 	if m.routes == nil {
 		m.routes = &verdict.Routes{}
@@ -215,24 +211,23 @@ type hostSeries struct {
 // host returns the series of a host label, creating them on first use, or
 // those of "other" beyond MaxHosts.
 func (m *Metrics) host(label string) *hostSeries {
-	m.mu.RLock()
-	h, ok := m.hosts[label]
-	m.mu.RUnlock()
-	if ok {
+	if h, ok := m.hosts.Load(label); ok {
 		return h
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if h, ok := m.hosts[label]; ok {
-		return h
-	}
-	if len(m.hosts) >= m.maxHosts {
-		if h, ok := m.hosts[verdict.Other]; ok {
-			return h
+	h := m.hosts.LoadOrStore(label, func(n int) (*hostSeries, bool) {
+		if n >= m.maxHosts {
+			return nil, false
 		}
-		label = verdict.Other
+		return m.newHost(label), true
+	})
+	if h == nil {
+		h = m.hosts.LoadOrStore(verdict.Other, func(int) (*hostSeries, bool) { return m.newHost(verdict.Other), true })
 	}
-	h = &hostSeries{
+	return h
+}
+
+func (m *Metrics) newHost(label string) *hostSeries {
+	return &hostSeries{
 		label:             label,
 		budgetExhausted:   m.budgetExhausted.WithLabelValues(label),
 		retryDelay:        [2]prometheus.Observer{m.retryDelay.WithLabelValues(label, "backoff"), m.retryDelay.WithLabelValues(label, "retry_after")},
@@ -244,27 +239,16 @@ func (m *Metrics) host(label string) *hostSeries {
 		limiterWait:       m.limiterWait.WithLabelValues(label),
 		limiterRejections: m.limiterRejections.WithLabelValues(label),
 	}
-	m.hosts[label] = h
-	return h
 }
 
 // hostOf returns the series of a request's host. The label (lower case,
 // default port) is worked out once per spelling of the host.
 func (m *Metrics) hostOf(req *http.Request) *hostSeries {
-	raw := req.URL.Host
-	m.mu.RLock()
-	h, ok := m.spelling[raw]
-	m.mu.RUnlock()
-	if ok {
+	if h, ok := m.spelling.Load(req.URL.Host); ok {
 		return h
 	}
-	h = m.host(verdict.HostOf(req).Label())
-	m.mu.Lock()
-	if len(m.spelling) < 4*m.maxHosts {
-		m.spelling[raw] = h
-	}
-	m.mu.Unlock()
-	return h
+	h := m.host(verdict.HostOf(req).Label())
+	return m.spelling.LoadOrStore(req.URL.Host, func(n int) (*hostSeries, bool) { return h, n < 4*m.maxHosts })
 }
 
 // method bounds the method label to the standard methods.
@@ -290,21 +274,13 @@ type requestSeries struct {
 }
 
 func (m *Metrics) requestSeries(k requestKey) *requestSeries {
-	m.mu.RLock()
-	s, ok := m.requestS[k]
-	m.mu.RUnlock()
-	if ok {
+	if s, ok := m.requestS.Load(k); ok {
 		return s
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s, ok := m.requestS[k]; ok {
-		return s
-	}
-	lv := []string{k.host.label, k.route, k.method, k.outcome.String()}
-	s = &requestSeries{count: m.requests.WithLabelValues(lv...), duration: m.requestDuration.WithLabelValues(lv...)}
-	m.requestS[k] = s
-	return s
+	return m.requestS.LoadOrStore(k, func(int) (*requestSeries, bool) {
+		lv := []string{k.host.label, k.route, k.method, k.outcome.String()}
+		return &requestSeries{count: m.requests.WithLabelValues(lv...), duration: m.requestDuration.WithLabelValues(lv...)}, true
+	})
 }
 
 type attemptKey struct {
@@ -320,27 +296,20 @@ type attemptSeries struct {
 }
 
 func (m *Metrics) attemptSeries(k attemptKey) *attemptSeries {
-	m.mu.RLock()
-	s, ok := m.attemptS[k]
-	m.mu.RUnlock()
-	if ok {
+	if s, ok := m.attemptS.Load(k); ok {
 		return s
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s, ok := m.attemptS[k]; ok {
-		return s
-	}
-	code := "none"
-	if k.code != 0 {
-		code = strconv.Itoa(k.code)
-	}
-	s = &attemptSeries{count: m.attempts.WithLabelValues(k.host.label, k.route, k.method, code, k.kind.String())}
-	if k.kind == verdict.Backpressure {
-		s.backpressure = m.backpressure.WithLabelValues(k.host.label, k.route)
-	}
-	m.attemptS[k] = s
-	return s
+	return m.attemptS.LoadOrStore(k, func(int) (*attemptSeries, bool) {
+		code := "none"
+		if k.code != 0 {
+			code = strconv.Itoa(k.code)
+		}
+		s := &attemptSeries{count: m.attempts.WithLabelValues(k.host.label, k.route, k.method, code, k.kind.String())}
+		if k.kind == verdict.Backpressure {
+			s.backpressure = m.backpressure.WithLabelValues(k.host.label, k.route)
+		}
+		return s, true
+	})
 }
 
 type routeKey struct {
@@ -351,20 +320,12 @@ type routeKey struct {
 // perRequest returns the attempts-per-request observer of a host and route.
 func (m *Metrics) perRequest(h *hostSeries, route string) prometheus.Observer {
 	k := routeKey{h, route}
-	m.mu.RLock()
-	o, ok := m.perReq[k]
-	m.mu.RUnlock()
-	if ok {
+	if o, ok := m.perReq.Load(k); ok {
 		return o
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if o, ok := m.perReq[k]; ok {
-		return o
-	}
-	o = m.attemptsPerRequest.WithLabelValues(h.label, route)
-	m.perReq[k] = o
-	return o
+	return m.perReq.LoadOrStore(k, func(int) (prometheus.Observer, bool) {
+		return m.attemptsPerRequest.WithLabelValues(h.label, route), true
+	})
 }
 
 // collectors returns every collector of m, in the order of DESIGN.md.
