@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 )
 
 // BreakerHooks returns the hooks through which the breaker layer reports its
@@ -17,5 +20,18 @@ func (m *Metrics) BreakerHooks() breaker.Hooks {
 		OnReject: func(host string) { m.host(host).breakerRejections.Inc() },
 		// A host's breaker dropped to make room starts again closed.
 		OnEvict: func(host string) { m.host(host).breakerState.Set(float64(breaker.Closed)) },
+	}
+}
+
+// LimiterHooks returns the hooks through which the limiter layer reports its
+// limit (0, limiter.Unlimited, while the limit is out of the way), permits in
+// use, waiters, wait times and refusals.
+func (m *Metrics) LimiterHooks() limiter.Hooks {
+	return limiter.Hooks{
+		OnLimit:    func(host string, limit int) { m.host(host).limiterLimit.Set(float64(limit)) },
+		OnInFlight: func(host string, n int) { m.host(host).limiterInFlight.Set(float64(n)) },
+		OnWaiting:  func(host string, n int) { m.host(host).limiterWaiting.Set(float64(n)) },
+		OnWait:     func(host string, d time.Duration) { m.host(host).limiterWait.Observe(d.Seconds()) },
+		OnReject:   func(host string) { m.host(host).limiterRejections.Inc() },
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/internal/simtest"
+	"github.com/ebb-go/ebb/limiter"
+	"github.com/ebb-go/ebb/retry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -78,6 +81,57 @@ ebb_breaker_transitions_total{from="open",host="gw.test:8080",to="half-open"} 1
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ebb_breaker_transitions_total"); err != nil {
 			t.Error(err)
 		}
+		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+			t.Errorf("lint: %v %v", problems, err)
+		}
+	})
+}
+
+func TestLimiterGauges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		m, err := New(reg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := simtest.NewServer(2, 10*time.Millisecond)
+		srv.SetLatency(100 * time.Microsecond)
+		srv.SetJitter(0.5)
+		lim := limiter.New(m.Attempts(srv), limiter.Settings{Hooks: m.LimiterHooks()})
+		rt := m.Requests(retry.New(lim, retry.Policy{}, retry.WithHooks(m.RetryHooks())))
+		res := simtest.Run(5*time.Second, simtest.Load{Transport: rt, Clients: 8})
+		if res.Total().Succeeded == 0 {
+			t.Fatal("nothing got through")
+		}
+		host := "sim.test:80"
+		limit := testutil.ToFloat64(m.limiterLimit.WithLabelValues(host))
+		if limit < 1 || limit > 4 {
+			t.Errorf("limit gauge = %v, want the limiter's learned limit near the server's 2 slots", limit)
+		}
+		if v := testutil.ToFloat64(m.limiterInFlight.WithLabelValues(host)); v != 0 {
+			t.Errorf("in flight after the run = %v, want 0", v)
+		}
+		if v := testutil.ToFloat64(m.limiterWaiting.WithLabelValues(host)); v != 0 {
+			t.Errorf("waiting after the run = %v, want 0", v)
+		}
+		if n := testutil.CollectAndCount(m.limiterWait); n != 1 {
+			t.Errorf("wait histogram series = %d, want 1", n)
+		}
+		var waits uint64
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "ebb_limiter_wait_seconds" {
+				waits = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			}
+		}
+		if waits == 0 {
+			t.Error("no attempt waited for a permit: the limiter never held anything back")
+		}
+		bp := testutil.ToFloat64(m.backpressure.WithLabelValues(host, "/v2/process-instances"))
+		if int64(bp) != res.Total().Rejected {
+			t.Errorf("backpressure counter %v, server rejected %d", bp, res.Total().Rejected)
+		}
+		t.Logf("limit %v, %d waits, %v; %v", limit, waits, res.Total(), srv.Stats())
 		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 			t.Errorf("lint: %v %v", problems, err)
 		}

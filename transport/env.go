@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 )
@@ -37,6 +38,9 @@ import (
 //	EBB_BREAKER_OPEN_TIMEOUT              10s      how long a tripped breaker refuses requests (Go duration > 0)
 //	EBB_BREAKER_MAX_OPEN_TIMEOUT          60s      cap on a Retry-After lengthening the open period (Go duration > 0, or off)
 //	EBB_BREAKER_PROBES                    1        requests let through while half-open (>= 1)
+//	EBB_LIMITER_PROFILE                   balanced adaptive concurrency limit: balanced, conservative, aggressive,
+//	  CAMUNDA_SDK_BACKPRESSURE_PROFILE              observe (track, never hold back) or off; the Camunda name
+//	                                                takes BALANCED, CONSERVATIVE, AGGRESSIVE and LEGACY (= observe)
 //	EBB_METRICS_NAMESPACE                 ebb      prefix of the metric names (with WithMetrics)
 //
 // A malformed or out-of-range value is an error naming the variable and the
@@ -171,6 +175,13 @@ func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 
 	opts := []Option{WithRetry(p), WithBreaker(e.breaker())}
+	if name, v, ok := e.get("EBB_LIMITER_PROFILE", "CAMUNDA_SDK_BACKPRESSURE_PROFILE"); ok {
+		if prof, err := limiter.ParseProfile(v); err != nil {
+			e.fail(name, v, "not a profile (balanced, conservative, aggressive, observe, off; or Camunda's BALANCED, CONSERVATIVE, AGGRESSIVE, LEGACY)")
+		} else {
+			opts = append(opts, WithLimiter(limiter.Settings{Profile: prof}))
+		}
+	}
 	if name, ns, ok := e.get("EBB_METRICS_NAMESPACE"); ok {
 		if (metrics.Options{Namespace: ns}).Validate() != nil || ns == "" {
 			e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
 )
 
@@ -193,6 +194,40 @@ func TestFromEnvBreaker(t *testing.T) {
 	for _, tt := range bad {
 		if _, err := fromEnv(lookupFrom(tt.env)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestFromEnvLimiter(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want limiter.Profile
+	}{
+		{nil, limiter.Balanced},
+		{map[string]string{"EBB_LIMITER_PROFILE": "conservative"}, limiter.Conservative},
+		{map[string]string{"EBB_LIMITER_PROFILE": "aggressive"}, limiter.Aggressive},
+		{map[string]string{"EBB_LIMITER_PROFILE": "observe"}, limiter.Observe},
+		{map[string]string{"EBB_LIMITER_PROFILE": "off"}, limiter.Off},
+		{map[string]string{"EBB_LIMITER_PROFILE": "Balanced"}, limiter.Balanced},
+		{map[string]string{"CAMUNDA_SDK_BACKPRESSURE_PROFILE": "BALANCED"}, limiter.Balanced},
+		{map[string]string{"CAMUNDA_SDK_BACKPRESSURE_PROFILE": "CONSERVATIVE"}, limiter.Conservative},
+		{map[string]string{"CAMUNDA_SDK_BACKPRESSURE_PROFILE": "AGGRESSIVE"}, limiter.Aggressive},
+		{map[string]string{"CAMUNDA_SDK_BACKPRESSURE_PROFILE": "LEGACY"}, limiter.Observe},
+		{map[string]string{"EBB_LIMITER_PROFILE": "off", "CAMUNDA_SDK_BACKPRESSURE_PROFILE": "AGGRESSIVE"}, limiter.Off},
+	}
+	for _, tt := range tests {
+		opts, err := fromEnv(lookupFrom(tt.env))
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if got := configOf(opts).limiter.Profile; got != tt.want {
+			t.Errorf("%v: profile = %v, want %v", tt.env, got, tt.want)
+		}
+	}
+	for _, tt := range []struct{ name, value string }{{"EBB_LIMITER_PROFILE", "fast"}, {"CAMUNDA_SDK_BACKPRESSURE_PROFILE", "TURBO"}} {
+		_, err := fromEnv(lookupFrom(map[string]string{tt.name: tt.value}))
+		if want := tt.name + `="` + tt.value + `": not a profile`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/metrics"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/ebb-go/ebb/verdict"
@@ -27,6 +28,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	retry     retry.Policy
 	breaker   breaker.Settings
+	limiter   limiter.Settings
 	logger    *slog.Logger
 	registry  prometheus.Registerer
 	namespace string
@@ -41,6 +43,11 @@ func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.re
 // WithBreaker sets the circuit breaker's settings; its zero fields take the
 // defaults. Use breaker.Settings{Disabled: true} for a chain without one.
 func WithBreaker(s breaker.Settings) Option { return optionFunc(func(c *config) { c.breaker = s }) }
+
+// WithLimiter sets the adaptive concurrency limiter's settings; its zero
+// value is the balanced profile. Use limiter.Settings{Profile: limiter.Off}
+// for a chain without one. Hooks in s are called beside the chain's own.
+func WithLimiter(s limiter.Settings) Option { return optionFunc(func(c *config) { c.limiter = s }) }
 
 // WithLogger sets where the chain logs: each retry at debug level, each
 // logical request that gives up on a failure at warn level, each breaker
@@ -89,6 +96,11 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if m != nil {
 		rt = m.Attempts(rt)
 	}
+	ls := c.limiter
+	if m != nil {
+		ls.Hooks = joinLimiterHooks(ls.Hooks, m.LimiterHooks())
+	}
+	rt = limiter.New(rt, ls)
 	retryHooks := logHooks(c.logger, routes)
 	if m != nil {
 		retryHooks = joinRetryHooks(retryHooks, m.RetryHooks())
