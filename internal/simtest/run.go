@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type Load struct {
 	// http://sim.test/v2/process-instances, a Camunda command that is not
 	// safe to repeat, so only backpressure is retried.
 	Method, URL string
+	// Body is the body of every request; empty means none. It is sent
+	// with Content-Type application/json and can be replayed.
+	Body string
 	// Think is a client's pause between two requests; zero means none.
 	Think time.Duration
 	// FailurePause is a client's pause after a request that failed. It
@@ -199,9 +203,16 @@ func client(ctx context.Context, l Load, start time.Time, timeline []atomic.Int6
 		return c
 	}
 	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, method, url, nil)
+		var body io.Reader
+		if l.Body != "" {
+			body = strings.NewReader(l.Body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, url, body)
 		if err != nil {
 			panic(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		sent := time.Now()
 		resp, err := l.Transport.RoundTrip(req)
