@@ -182,3 +182,34 @@ func TestMethodLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestNativeHistograms(t *testing.T) {
+	for _, native := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		m, err := New(reg, Options{NativeHistograms: native})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := chain(m, &scripted{codes: []int{200}})
+		req, _ := http.NewRequest("GET", "http://gw.test/v2/topology", nil)
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "ebb_request_duration_seconds" {
+				continue
+			}
+			h := mf.GetMetric()[0].GetHistogram()
+			if got := h.Schema != nil; got != native {
+				t.Errorf("native=%v: native schema present = %v", native, got)
+			}
+			if len(h.GetBucket()) != len(durationBuckets) {
+				t.Errorf("native=%v: %d classic buckets, want %d", native, len(h.GetBucket()), len(durationBuckets))
+			}
+		}
+	}
+}

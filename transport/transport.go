@@ -32,6 +32,7 @@ type config struct {
 	logger    *slog.Logger
 	registry  prometheus.Registerer
 	namespace string
+	native    bool
 }
 
 func defaultConfig() config { return config{} }
@@ -71,6 +72,12 @@ func WithMetricsNamespace(ns string) Option {
 	return optionFunc(func(c *config) { c.namespace = ns })
 }
 
+// WithNativeHistograms adds Prometheus native histograms beside the classic
+// buckets of every histogram, for servers that scrape them.
+func WithNativeHistograms() Option {
+	return optionFunc(func(c *config) { c.native = true })
+}
+
 // New returns base wearing the ebb chain (see the package doc). A nil base is
 // http.DefaultTransport. New panics if an option holds invalid settings;
 // settings from outside the program come through [FromEnv], which reports
@@ -87,7 +94,7 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	var m *metrics.Metrics
 	if c.registry != nil {
 		var err error
-		if m, err = metrics.New(c.registry, metrics.Options{Namespace: c.namespace, Routes: routes}); err != nil {
+		if m, err = metrics.New(c.registry, metrics.Options{Namespace: c.namespace, NativeHistograms: c.native, Routes: routes}); err != nil {
 			panic(fmt.Sprintf("transport: %v", err))
 		}
 	}

@@ -1,0 +1,117 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
+	"github.com/ebb-go/ebb/retry"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestChainOrder(t *testing.T) {
+	var trace []string
+	layer := func(name string) Middleware {
+		return func(next http.RoundTripper) http.RoundTripper {
+			return RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				trace = append(trace, name)
+				return next.RoundTrip(req)
+			})
+		}
+	}
+	base := RoundTripperFunc(func(*http.Request) (*http.Response, error) {
+		trace = append(trace, "base")
+		return &http.Response{StatusCode: 204, Body: http.NoBody}, nil
+	})
+	rt := Chain(base, layer("a"), layer("b"), layer("c"))
+	req, _ := http.NewRequest("GET", "http://h/", nil)
+	if _, err := rt.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(trace, ","); got != "a,b,c,base" {
+		t.Fatalf("order = %s, want a,b,c,base", got)
+	}
+	if Chain(nil) != http.DefaultTransport {
+		t.Fatal("Chain(nil) should be http.DefaultTransport")
+	}
+}
+
+// TestLogging: a retry is logged at debug level, giving up at warn, a
+// breaker opening at warn; no record carries the URL, its query or
+// userinfo, a header or a body.
+func TestLogging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {"application/problem+json"}},
+				Body: io.NopCloser(strings.NewReader(exhaustedBody)), Request: req}, nil
+		})
+		rt := New(base, WithLogger(logger), WithRetry(retry.Policy{MaxAttempts: 2}),
+			WithBreaker(breaker.Settings{ConsecutiveFailures: 1}))
+		req, _ := http.NewRequest("POST", "http://user:s3cret@gw.test:8080/zeebe/v2/jobs/2251799813685249/completion?token=t0k", strings.NewReader(`{"secret":"body"}`))
+		req.Header.Set("Authorization", "Bearer h3ader")
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		out := buf.String()
+		for _, want := range []string{
+			`level=DEBUG msg="ebb: retrying" host=gw.test:8080 route=/v2/jobs/{jobKey}/completion method=POST attempt=1 verdict=backpressure status=503`,
+			`level=WARN msg="ebb: giving up" host=gw.test:8080 route=/v2/jobs/{jobKey}/completion method=POST attempt=2 verdict=backpressure status=503 stop=attempts`,
+			`level=WARN msg="ebb: breaker open" host=gw.test:8080 from=closed to=open`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks\n  %s\nin\n%s", want, out)
+			}
+		}
+		for _, secret := range []string{"s3cret", "user", "t0k", "h3ader", "2251799813685249", "secret", "zeebe"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("log leaks %q:\n%s", secret, out)
+			}
+		}
+	})
+}
+
+func TestNewPanicsOnBadSettings(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"retry":   WithRetry(retry.Policy{Multiplier: 0.5}),
+		"breaker": WithBreaker(breaker.Settings{FailureRatio: 2}),
+		"limiter": WithLimiter(limiter.Settings{Decrease: 3}),
+		"metrics": WithMetricsNamespace("no-dashes"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("New should panic")
+				}
+			}()
+			New(nil, opt, WithMetrics(prometheus.NewRegistry()))
+		})
+	}
+}
+
+func TestCloseIdleConnectionsReachesBase(t *testing.T) {
+	var closed bool
+	base := &closer{RoundTripper: RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") }), closed: &closed}
+	c := &http.Client{Transport: New(base)}
+	c.CloseIdleConnections()
+	if !closed {
+		t.Fatal("CloseIdleConnections did not reach the base transport")
+	}
+}
+
+type closer struct {
+	http.RoundTripper
+	closed *bool
+}
+
+func (c *closer) CloseIdleConnections() { *c.closed = true }
