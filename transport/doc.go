@@ -52,4 +52,26 @@
 //
 // [Chain], [Middleware] and [RoundTripperFunc] let a program put its own
 // layers around or inside the chain.
+//
+// # Where the chain departs from its design
+//
+// A few decisions differ from the project's DESIGN.md, each for a reason
+// written in the package concerned:
+//
+//   - Backpressure from a broker that is out of disk is not retried (package
+//     retry): it does not clear within a retry's delay, and retrying only
+//     adds load; the breaker counts it as a failure.
+//   - When the caller's context ends during a backoff wait, the request ends
+//     with an error wrapping the context's error rather than with the last
+//     response (package retry): the caller asked to stop, and the response
+//     was drained so its connection could be reused during the wait.
+//   - Local refusals (an open breaker, a full limiter queue) have a verdict
+//     of their own, Refused (package verdict), so that no layer counts them
+//     for or against a host, and metrics show them as the outcome "refused".
+//   - The breaker runs gobreaker's CircuitBreaker.Execute rather than its
+//     two-step breaker, whose Allow allocates a closure per request
+//     (package breaker, with the measurements).
+//   - Drain operations (job completion, failure, error) pass an open breaker
+//     as well as the limiter (package breaker): a completion refused
+//     locally is a job the cluster times out and hands out again.
 package transport

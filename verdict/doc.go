@@ -26,9 +26,11 @@
 //
 // # Reading the body
 //
-// [Of] looks at a body only for 429, 500, 502, 503 and 504 answers whose
-// Content-Type is application/problem+json or another JSON type, and then at
-// most [MaxPeek] bytes of it. The response's Body is replaced by a reader that
+// [Of] looks at a body only for 429, 500 and 503 answers whose Content-Type
+// is application/problem+json or another JSON type, and then at most
+// [MaxPeek] bytes of it. Those are the statuses whose verdict the body can
+// change; DESIGN.md allows a look at 502 and 504 too, but their verdict is
+// Unavailable whatever they say, so their bodies are left unread. The response's Body is replaced by a reader that
 // yields the peeked bytes and then the rest of the original body, so the caller
 // reads exactly the bytes the server sent, however long. The replacement also
 // carries the verdict: a second call to Of for the same response reads nothing
