@@ -31,6 +31,7 @@ type summary struct {
 // transportCounts are the totals of ebb's metrics.
 type transportCounts struct {
 	requests, attempts, backpressure, retries float64
+	canceledAttempts                          float64 // attempts cut short by the caller, as at shutdown
 	outcomes                                  map[string]float64 // requests by outcome
 	reasons                                   map[string]float64 // retries by reason
 }
@@ -68,6 +69,9 @@ func (s *summary) transport() (transportCounts, error) {
 				t.outcomes[label("outcome")] += v
 			case "ebb_attempts_total":
 				t.attempts += v
+				if label("verdict") == "canceled" {
+					t.canceledAttempts += v
+				}
 			case "ebb_backpressure_total":
 				t.backpressure += v
 			case "ebb_retries_total":
