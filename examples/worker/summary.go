@@ -31,7 +31,7 @@ type summary struct {
 // transportCounts are the totals of ebb's metrics.
 type transportCounts struct {
 	requests, attempts, backpressure, retries float64
-	canceledAttempts                          float64 // attempts cut short by the caller, as at shutdown
+	canceledAttempts                          float64            // attempts cut short by the caller, as at shutdown
 	outcomes                                  map[string]float64 // requests by outcome
 	reasons                                   map[string]float64 // retries by reason
 }
