@@ -39,6 +39,17 @@ func (l *requestLayer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// closeIdle passes CloseIdleConnections on to next, so that
+// http.Client.CloseIdleConnections reaches through a metrics layer.
+func closeIdle(next http.RoundTripper) {
+	if c, ok := next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (l *requestLayer) CloseIdleConnections() { closeIdle(l.next) }
+func (l *attemptLayer) CloseIdleConnections() { closeIdle(l.next) }
+
 type attemptLayer struct {
 	m    *Metrics
 	next http.RoundTripper

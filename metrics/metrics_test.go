@@ -213,3 +213,20 @@ func TestNativeHistograms(t *testing.T) {
 		}
 	}
 }
+
+type idleCloser struct {
+	scripted
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
+
+func TestCloseIdleConnectionsPassesThrough(t *testing.T) {
+	m, _ := New(nil, Options{})
+	base := &idleCloser{}
+	(&http.Client{Transport: m.Requests(base)}).CloseIdleConnections()
+	(&http.Client{Transport: m.Attempts(base)}).CloseIdleConnections()
+	if base.closed != 2 {
+		t.Fatalf("CloseIdleConnections reached the next RoundTripper %d times, want 2", base.closed)
+	}
+}

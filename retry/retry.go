@@ -53,6 +53,15 @@ func New(next http.RoundTripper, p Policy, opts ...Option) *Transport {
 	return t
 }
 
+// CloseIdleConnections closes the idle connections of the next RoundTripper
+// if it has such a method, so that http.Client.CloseIdleConnections reaches
+// through this layer. The layer never calls it on its own.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // Policy returns the policy in force, with the defaults filled in.
 func (t *Transport) Policy() Policy { return t.policy }
 

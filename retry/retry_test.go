@@ -575,3 +575,18 @@ func TestManyHostsBounded(t *testing.T) {
 		t.Fatalf("hosts = %d, want %d", len(hs.m), maxHosts)
 	}
 }
+
+type idleCloser struct {
+	script
+	closed bool
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed = true }
+
+func TestCloseIdleConnectionsPassesThrough(t *testing.T) {
+	base := &idleCloser{}
+	(&http.Client{Transport: New(base, Policy{})}).CloseIdleConnections()
+	if !base.closed {
+		t.Fatal("CloseIdleConnections did not reach the next RoundTripper")
+	}
+}
