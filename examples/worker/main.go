@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,6 +38,7 @@ type config struct {
 
 	// The emulated gateway and its load.
 	version     string
+	gatewayAddr string
 	slots       int
 	serviceTime time.Duration
 	loaders     int
@@ -64,6 +66,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", "where to serve /metrics for Prometheus; empty disables")
 	logLevel := fs.String("log-level", "error", "transport log level: debug, info, warn or error")
 	fs.StringVar(&c.version, "gateway-version", "8.8.3", "emulated gateway: server version whose backpressure answers it gives (8.6, 8.8.0, 8.8.3)")
+	fs.StringVar(&c.gatewayAddr, "gateway-addr", "127.0.0.1:0", "emulated gateway: address to listen on")
 	fs.IntVar(&c.slots, "gateway-slots", 4, "emulated gateway: requests in service at once")
 	fs.DurationVar(&c.serviceTime, "gateway-service-time", 10*time.Millisecond, "emulated gateway: time to serve a request")
 	fs.IntVar(&c.loaders, "load", 16, "emulated gateway: goroutines creating process instances")
@@ -119,6 +122,7 @@ func run(ctx context.Context, c config, logw io.Writer) (*summary, error) {
 		}
 		gw, err = camundatest.New(
 			camundatest.WithVersion(v),
+			camundatest.WithAddr(cmp.Or(c.gatewayAddr, camundatest.DefaultAddr)),
 			camundatest.WithProcess("payment-process", c.jobType),
 			camundatest.WithCapacity(camundatest.Capacity{Slots: c.slots, ServiceTime: c.serviceTime}),
 		)

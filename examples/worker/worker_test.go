@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ebb-go/ebb/camundatest"
 	"go.uber.org/goleak"
 )
 
@@ -224,4 +225,76 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestExternalCluster runs the worker against a cluster it did not start,
+// as with CAMUNDA_REST_ADDRESS set: it creates no load and works off the
+// jobs it finds.
+func TestExternalCluster(t *testing.T) {
+	gw := camundatest.NewGateway(camundatest.WithProcess("payment-process", "payment"))
+	defer gw.Close()
+	const jobs = 25
+	for range jobs {
+		resp, err := gw.Client().Post(gw.URL()+"/v2/process-instances", "application/json", strings.NewReader(`{"processDefinitionId":"payment-process"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	t.Setenv("CAMUNDA_REST_ADDRESS", gw.URL()+"/")
+	var stdout, stderr bytes.Buffer
+	code := cli([]string{"-duration", "3s", "-metrics-addr", "", "-fail-share", "0"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	st := gw.Stats()
+	if st.JobsCompleted+st.JobsErrored != jobs || st.InstancesCreated != jobs {
+		t.Fatalf("gateway: %d instances, %d completed + %d errored, want %d jobs done and no load of the worker's own\n%s",
+			st.InstancesCreated, st.JobsCompleted, st.JobsErrored, jobs, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "against "+gw.URL()) || strings.Contains(stdout.String(), "emulated") {
+		t.Errorf("summary does not name the external cluster:\n%s", stdout.String())
+	}
+}
+
+// TestInterruptedRunFinishesJobs: ending the run early (Ctrl-C) stops
+// polling but finishes every job in hand.
+func TestInterruptedRunFinishesJobs(t *testing.T) {
+	t.Setenv("CAMUNDA_REST_ADDRESS", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
+	defer cancel()
+	c := shortConfig()
+	c.duration = time.Minute
+	c.work = 50 * time.Millisecond // jobs are in hand when the run ends
+	start := time.Now()
+	sum, err := run(ctx, c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.interrupted || time.Since(start) > 30*time.Second {
+		t.Fatalf("interrupted = %v after %v", sum.interrupted, time.Since(start))
+	}
+	w := sum.worker
+	if w.activated.Load() == 0 || w.completed.Load()+w.errored.Load()+w.failed.Load()+w.lost.Load() != w.activated.Load() {
+		t.Fatalf("activated %d, completed %d, errored %d, failed %d, lost %d", w.activated.Load(), w.completed.Load(), w.errored.Load(), w.failed.Load(), w.lost.Load())
+	}
+	if w.lost.Load() != 0 {
+		t.Errorf("%d jobs lost at shutdown", w.lost.Load())
+	}
+}
+
+// TestGatewayCannotStart: the run fails, with exit code 1, when the emulated
+// gateway cannot listen.
+func TestGatewayCannotStart(t *testing.T) {
+	t.Setenv("CAMUNDA_REST_ADDRESS", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr bytes.Buffer
+	code := cli([]string{"-duration", "1s", "-metrics-addr", "", "-gateway-addr", ln.Addr().String()}, io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "emulated gateway") {
+		t.Fatalf("exit %d, stderr %q; want 1 and the gateway's error", code, stderr.String())
+	}
 }
