@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,5 +169,45 @@ func TestConnectionRefusedIsRetriedAndReported(t *testing.T) {
 	_, err = client(t, WithRetry(retry.Policy{MaxAttempts: 3, InitialInterval: time.Millisecond})).Post("http://"+addr+"/v2/process-instances", "application/json", strings.NewReader("{}"))
 	if err == nil || !strings.Contains(err.Error(), "3 attempts") || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v, want 3 attempts and the refusal", err)
+	}
+}
+
+// TestRetriedUploadCostsNoExtraMemory: replaying a large body goes through
+// req.GetBody, never through a copy, so four attempts of a 16 MiB upload
+// allocate about what one does.
+func TestRetriedUploadCostsNoExtraMemory(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), 16<<20)
+	send := func(attempts int) uint64 {
+		var n int
+		base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			io.Copy(io.Discard, req.Body)
+			req.Body.Close()
+			n++
+			code, body := 200, "{}"
+			if n < attempts {
+				code, body = 503, exhaustedBody
+			}
+			return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/problem+json"}},
+				Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+		})
+		// The limiter is off: a lone client refused three times in a row
+		// would wait at its floor, which is not what this test measures.
+		rt := New(base, limiterOff, WithRetry(retry.Policy{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		req, _ := http.NewRequest("POST", "http://gw.test/v2/process-instances", bytes.NewReader(payload))
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 || n != attempts {
+			t.Fatalf("%d attempts: %v %v after %d", attempts, resp, err, n)
+		}
+		resp.Body.Close()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	once, four := send(1), send(4)
+	t.Logf("16 MiB upload: %d bytes allocated sent once, %d bytes over four attempts", once, four)
+	if four > once+256<<10 {
+		t.Fatalf("four attempts allocated %d bytes, one %d: a retry must not copy the body", four, once)
 	}
 }
