@@ -1,9 +1,9 @@
 package retry
 
 import (
-	"sync"
 	"sync/atomic"
 
+	"github.com/ebb-go/ebb/internal/cow"
 	"github.com/ebb-go/ebb/verdict"
 )
 
@@ -61,44 +61,41 @@ type hostState struct {
 	budget *budget
 }
 
-// hosts holds the per-host state, bounded at maxHosts entries.
+// hosts holds the per-host state, bounded at maxHosts entries. Lookups,
+// one per request, take no lock.
 type hosts struct {
-	mu     sync.RWMutex
-	m      map[verdict.Host]*hostState
+	m      cow.Map[verdict.Host, *hostState]
 	ratio  float64
 	reserv int
 }
 
 func (hs *hosts) get(h verdict.Host) *hostState {
-	hs.mu.RLock()
-	s, ok := hs.m[h]
-	hs.mu.RUnlock()
-	if ok {
+	if s, ok := hs.m.Load(h); ok {
 		return s
 	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if s, ok := hs.m[h]; ok {
-		return s
+	if hs.m.Len() >= maxHosts {
+		hs.evict()
 	}
-	if hs.m == nil {
-		hs.m = make(map[verdict.Host]*hostState)
-	}
-	if len(hs.m) >= maxHosts {
-		// A full budget carries no information; drop one of those first,
-		// else any. Go's map order makes the choice arbitrary.
-		victim, found := verdict.Host{}, false
-		for k, v := range hs.m {
-			if !found || v.budget.milli.Load() >= v.budget.max {
-				victim, found = k, true
-				if v.budget.milli.Load() >= v.budget.max {
-					break
-				}
+	return hs.m.LoadOrStore(h, func(int) (*hostState, bool) {
+		return &hostState{label: h.Label(), budget: newBudget(hs.ratio, hs.reserv)}, true
+	})
+}
+
+// evict drops one host to make room: one whose budget is full, which carries
+// no information, if there is one, else any. Go's map order makes the choice
+// arbitrary.
+func (hs *hosts) evict() {
+	hs.m.Update(func(m map[verdict.Host]*hostState) {
+		if len(m) < maxHosts {
+			return
+		}
+		var victim verdict.Host
+		for k, v := range m {
+			victim = k
+			if v.budget.milli.Load() >= v.budget.max {
+				break
 			}
 		}
-		delete(hs.m, victim)
-	}
-	s = &hostState{label: h.Label(), budget: newBudget(hs.ratio, hs.reserv)}
-	hs.m[h] = s
-	return s
+		delete(m, victim)
+	})
 }

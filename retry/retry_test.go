@@ -571,8 +571,8 @@ func TestManyHostsBounded(t *testing.T) {
 	for i := range maxHosts + 50 {
 		hs.get(verdict.Host{Scheme: "http", Addr: "h" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
 	}
-	if len(hs.m) != maxHosts {
-		t.Fatalf("hosts = %d, want %d", len(hs.m), maxHosts)
+	if hs.m.Len() != maxHosts {
+		t.Fatalf("hosts = %d, want %d", hs.m.Len(), maxHosts)
 	}
 }
 
