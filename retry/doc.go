@@ -25,8 +25,12 @@
 // for the delay; one longer than Policy.MaxRetryAfter is not waited for: the
 // response goes back to the caller at once. The layer never waits past the
 // context's deadline: if the next attempt could not start before it, the last
-// answer is returned now. The context ending during a wait ends the request
-// at once with an [*Error] wrapping the context's error.
+// answer is returned now. The same holds when the deadline passes while the
+// next attempt waits below this layer (for a permit of the limiter): the
+// previous answer, kept in memory when its body is small (up to 4 KiB, as
+// backpressure answers are), goes back with a nil error. The context ending
+// otherwise during a wait (canceled by the caller) ends the request at once
+// with an [*Error] wrapping the context's error.
 //
 // # Bodies and the request
 //
@@ -34,8 +38,8 @@
 // is; each later attempt sends a clone whose body comes from req.GetBody,
 // which http.NewRequest sets for in-memory bodies. A request with a body and
 // no GetBody is sent once. Bodies are never read into memory to make them
-// replayable. A response that is not handed back is drained (up to 4 KiB)
-// and closed so its connection is reused.
+// replayable. A response that is not handed back is read (up to 4 KiB) and
+// closed so its connection is reused.
 //
 // # The answer
 //

@@ -1,7 +1,9 @@
 package retry
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,6 +92,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		bo      *backoff.ExponentialBackOff // only once a retry is due
 		attempt = 1
 		cur     = req
+		prev    *http.Response // the last answer, kept in memory while the next attempt runs
+		prevV   verdict.Attempt
 	)
 	for {
 		resp, err := t.next.RoundTrip(cur)
@@ -98,6 +102,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.hooks.OnAttempt != nil {
 			t.hooks.OnAttempt(ev)
 		}
+		if prev != nil && a.Kind == verdict.Canceled && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The deadline passed before the next attempt had an answer,
+			// most likely while it waited for a permit of the limiter
+			// below: the last answer goes back, as it would have had
+			// the wait been known in advance.
+			ev.Verdict, ev.Stop = prevV, StopDeadline
+			if t.hooks.OnDone != nil {
+				t.hooks.OnDone(ev)
+			}
+			return prev, nil
+		}
+		prev = nil
 
 		delay, stop := t.plan(req, resp, a, attempt, maxAttempts, replayable, &bo, host, &ev)
 		var next *http.Request
@@ -118,7 +134,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 
-		discard(resp)
+		prev, prevV = keep(resp), a
 		ev.Delay = delay
 		if t.hooks.OnRetry != nil {
 			t.hooks.OnRetry(ev)
@@ -221,14 +237,23 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// discard drains a little of a response the caller will not see and closes
-// it, so that its connection goes back to the pool.
-func discard(resp *http.Response) {
+// keep reads a little of a response that is about to be retried and closes
+// it, so that its connection goes back to the pool during the wait. When the
+// whole body fits in drainLimit, it returns a copy of the response holding
+// the body in memory, to hand back if the deadline passes before the next
+// attempt is answered; otherwise nil.
+func keep(resp *http.Response) *http.Response {
 	if resp == nil || resp.Body == nil {
-		return
+		return nil
 	}
-	io.CopyN(io.Discard, resp.Body, drainLimit)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, drainLimit+1))
 	resp.Body.Close()
+	if err != nil || len(data) > drainLimit {
+		return nil
+	}
+	kept := *resp
+	kept.Body = io.NopCloser(bytes.NewReader(data))
+	return &kept
 }
 
 // sleep waits for d or until ctx ends, whichever comes first.

@@ -590,3 +590,64 @@ func TestCloseIdleConnectionsPassesThrough(t *testing.T) {
 		t.Fatal("CloseIdleConnections did not reach the next RoundTripper")
 	}
 }
+
+// blockUntilDone stands for a layer below that holds an attempt back (the
+// limiter waiting for a permit) until the request's context ends.
+func blockUntilDone(req *http.Request) (*http.Response, error) {
+	<-req.Context().Done()
+	return nil, req.Context().Err()
+}
+
+func TestDeadlineWhileNextAttemptWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, blockUntilDone}}
+		var done []Event
+		rt := New(s, Policy{}, WithHooks(Hooks{OnDone: func(e Event) { done = append(done, e) }}))
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		resp, err := rt.RoundTrip(newReq(t, ctx, "POST", "/v2/process-instances", "{}"))
+		if err != nil || resp == nil || resp.StatusCode != 503 {
+			t.Fatalf("want the last 503 with a nil error, got %v, %v", resp, err)
+		}
+		if got, _ := io.ReadAll(resp.Body); string(got) != rexhausted {
+			t.Fatalf("kept body = %q", got)
+		}
+		if time.Since(start) != 500*time.Millisecond || s.count() != 2 {
+			t.Fatalf("returned after %v and %d attempts", time.Since(start), s.count())
+		}
+		if len(done) != 1 || done[0].Stop != StopDeadline || done[0].Verdict.Kind != verdict.Backpressure {
+			t.Fatalf("done = %+v", done)
+		}
+	})
+}
+
+func TestCancelWhileNextAttemptWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, blockUntilDone}}
+		rt := New(s, Policy{})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		resp, err := rt.RoundTrip(newReq(t, ctx, "POST", "/v2/process-instances", "{}"))
+		if resp != nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("a caller's cancellation must end in its error, got %v, %v", resp, err)
+		}
+	})
+}
+
+func TestLargeAnswerNotKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		big := answer(503, "application/problem+json", `{"title":"RESOURCE_EXHAUSTED","detail":"`+strings.Repeat("x", 8<<10)+`"}`)
+		s := &script{steps: []func(*http.Request) (*http.Response, error){big, blockUntilDone}}
+		rt := New(s, Policy{})
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		resp, err := rt.RoundTrip(newReq(t, ctx, "POST", "/v2/process-instances", "{}"))
+		if resp != nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("an answer too large to keep cannot come back: %v, %v", resp, err)
+		}
+		if !s.bodies[0].closed {
+			t.Fatal("the large answer was not closed")
+		}
+	})
+}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/camundatest"
 	"github.com/ebb-go/ebb/verdict"
 )
@@ -212,5 +214,37 @@ func TestGatewayOutageTripsBreaker(t *testing.T) {
 			t.Fatalf("after the outage and the open period: %v", err)
 		}
 		t.Logf("%d of 20 requests refused by the open breaker", refused)
+	})
+}
+
+// TestDeadlineWhileLimiterHolds: a lone client the gateway keeps refusing is
+// held at the limiter's floor; when its deadline passes during that wait,
+// the last answer comes back, not a bare deadline error.
+func TestDeadlineWhileLimiterHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw, err := camundatest.New(camundatest.WithCapacity(camundatest.Capacity{Rate: 0.01, Burst: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Close()
+		rt := New(gw.Transport(), WithBreaker(breaker.Settings{Disabled: true}))
+		post(t, rt, "http://gw/v2/process-instances", `{"processDefinitionId":"order"}`) // takes the one token
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://gw/v2/process-instances", strings.NewReader(`{"processDefinitionId":"order"}`))
+		start := time.Now()
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("want the last 503, got %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "RESOURCE_EXHAUSTED") {
+			t.Fatalf("got %d %s", resp.StatusCode, body)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("answered after %v, past the deadline", time.Since(start))
+		}
+		t.Logf("answered after %v with %d attempts at the gateway", time.Since(start), gw.Stats().Routes["/v2/process-instances"].Requests-1)
 	})
 }
