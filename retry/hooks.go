@@ -108,6 +108,7 @@ type Error struct {
 	Err error
 }
 
+// Error reads "retry: host:port: N attempts: cause".
 func (e *Error) Error() string {
 	s := "s"
 	if e.Attempts == 1 {
