@@ -74,7 +74,7 @@ func (m *Metrics) RetryHooks() retry.Hooks {
 		OnRetry: func(e retry.Event) {
 			h := m.host(e.Host)
 			route := m.routes.Of(e.Request.URL.Host, e.Request.URL.Path).Template
-			m.retries.WithLabelValues(h.label, route, e.Verdict.Kind.String()).Inc()
+			m.retrySeries(retryKey{h, route, e.Verdict.Kind}).Inc()
 			h.retryDelay[e.Source&1].Observe(e.Delay.Seconds())
 		},
 		OnDone: func(e retry.Event) {

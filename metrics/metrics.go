@@ -59,6 +59,7 @@ type Metrics struct {
 	requestS cow.Map[requestKey, *requestSeries]
 	attemptS cow.Map[attemptKey, *attemptSeries]
 	perReq   cow.Map[routeKey, prometheus.Observer]
+	retryS   cow.Map[retryKey, prometheus.Counter]
 }
 
 // Bucket layouts. Request durations run from a millisecond to past the
@@ -335,4 +336,22 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.budgetExhausted, m.backpressure, m.breakerState, m.breakerTransitions, m.breakerRejections,
 		m.limiterLimit, m.limiterInFlight, m.limiterWaiting, m.limiterWait, m.limiterRejections,
 	}
+}
+
+type retryKey struct {
+	host   *hostSeries
+	route  string
+	reason verdict.Kind
+}
+
+// retrySeries returns the retries counter of a host, route and reason: under
+// overload retries come by the hundred a second, so they too skip the label
+// hashing.
+func (m *Metrics) retrySeries(k retryKey) prometheus.Counter {
+	if c, ok := m.retryS.Load(k); ok {
+		return c
+	}
+	return m.retryS.LoadOrStore(k, func(int) (prometheus.Counter, bool) {
+		return m.retries.WithLabelValues(k.host.label, k.route, k.reason.String()), true
+	})
 }

@@ -156,7 +156,9 @@ func logHooks(l *slog.Logger, routes *verdict.Routes) retry.Hooks {
 		return retry.Hooks{}
 	}
 	attrs := func(e retry.Event) []slog.Attr {
-		route := routes.Of(e.Host, e.Request.URL.Path).Template
+		// Keyed as package metrics keys the shared table, by the host as
+		// the request spells it, so one host takes one entry and one bound.
+		route := routes.Of(e.Request.URL.Host, e.Request.URL.Path).Template
 		a := []slog.Attr{
 			slog.String("host", e.Host),
 			slog.String("route", route),
