@@ -267,3 +267,36 @@ func TestKindStrings(t *testing.T) {
 		}
 	}
 }
+
+// onceReader fails the test if it is read again after it reported EOF: the
+// peeked body must not touch the original once it has ended.
+type onceReader struct {
+	t   *testing.T
+	r   io.Reader
+	eof bool
+}
+
+func (o *onceReader) Read(p []byte) (int, error) {
+	if o.eof {
+		o.t.Fatal("the original body was read after it reported EOF")
+	}
+	n, err := o.r.Read(p)
+	if err == io.EOF {
+		o.eof = true
+	}
+	return n, err
+}
+
+func TestPeekDoesNotReadPastEOF(t *testing.T) {
+	resp := &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {problemJSON}},
+		Body: io.NopCloser(&onceReader{t: t, r: strings.NewReader(body883)})}
+	Of(nil, resp, nil)
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != body883 {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	// Reading on after the end keeps saying EOF.
+	if n, err := resp.Body.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the end: %d, %v", n, err)
+	}
+}
