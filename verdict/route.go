@@ -389,3 +389,21 @@ func SafeToRepeat(req *http.Request) bool {
 	}
 	return req.URL != nil && RouteOf(req.URL.Path).Safe()
 }
+
+// Drains reports whether req is a drain operation: one that removes load
+// from the cluster (job completion, failure and error, user-task
+// completion), which no layer of ebb holds back. It is the one place that
+// decides it; a suffix test spares every other request the route lookup.
+func Drains(req *http.Request) bool {
+	if req.URL == nil {
+		return false
+	}
+	p := req.URL.Path
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	if !strings.HasSuffix(p, "/completion") && !strings.HasSuffix(p, "/failure") && !strings.HasSuffix(p, "/error") {
+		return false
+	}
+	return RouteOf(req.URL.Path).Drain()
+}

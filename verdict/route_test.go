@@ -166,3 +166,28 @@ func TestIDLike(t *testing.T) {
 		}
 	}
 }
+
+func TestDrains(t *testing.T) {
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{"/v2/jobs/2251799813685249/completion", true},
+		{"/zeebe/v2/jobs/2251799813685249/failure/", true},
+		{"/v2/jobs/2251799813685249/error", true},
+		{"/v2/user-tasks/2251799813685249/completion", true},
+		{"/v2/process-instances/2251799813685249/cancellation", false},
+		{"/v2/jobs/activation", false},
+		{"/api/orders/1/completion", false},
+		{"/v2/process-instances", false},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", "http://gw:8080"+tt.give, nil)
+		if got := Drains(req); got != tt.want {
+			t.Errorf("Drains(%q) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+	if Drains(&http.Request{}) {
+		t.Error("a request without a URL drains")
+	}
+}
