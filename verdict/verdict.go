@@ -30,9 +30,11 @@ type Attempt struct {
 	// OutOfDisk marks backpressure caused by a broker whose disk is full,
 	// which does not clear in seconds.
 	OutOfDisk bool
-	// NotSent marks a transport error that provably happened before any byte
-	// of the request was written (a refused or failed dial), so the request
-	// may be sent again whatever its method.
+	// NotSent marks an attempt that provably never reached the server: a
+	// transport error before any byte of the request was written (a refused
+	// or failed dial), a local refusal, or a cancellation while the attempt
+	// waited inside ebb (an error matching [ErrNotSent]). Such a request may
+	// be sent again whatever its method.
 	NotSent bool
 	// Err is the error the base RoundTripper returned, if any.
 	Err error
@@ -97,7 +99,7 @@ func ofError(req *http.Request, err error) Attempt {
 		return Attempt{Kind: Refused, Err: err, NotSent: true}
 	}
 	if (req != nil && req.Context().Err() != nil) || errors.Is(err, context.Canceled) {
-		return Attempt{Kind: Canceled, Err: err}
+		return Attempt{Kind: Canceled, Err: err, NotSent: errors.Is(err, ErrNotSent)}
 	}
 	return Attempt{Kind: TransportError, Err: err, NotSent: notSent(err)}
 }
@@ -213,3 +215,10 @@ func (b *peekedBody) Read(p []byte) (int, error) {
 }
 
 func (b *peekedBody) Close() error { return b.rest.Close() }
+
+// ErrNotSent is matched, through errors.Is, by every error with which a layer
+// of ebb reports that an attempt never left the process: it was refused
+// locally ([ErrRefused]), or the caller's context ended while it waited
+// for a permit. [Of] marks such attempts NotSent, so that the retry layer
+// can tell "nothing reached the server" from "the server may have acted".
+var ErrNotSent = errors.New("not sent")

@@ -300,3 +300,16 @@ func TestPeekDoesNotReadPastEOF(t *testing.T) {
 		t.Fatalf("read after the end: %d, %v", n, err)
 	}
 }
+
+func TestNotSentCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://gw:8080/v2/process-instances", nil)
+	waiting := fmt.Errorf("limiter: waiting for a permit: %w", errors.Join(ErrNotSent, context.Canceled))
+	if a := Of(req, nil, waiting); a.Kind != Canceled || !a.NotSent {
+		t.Errorf("cancellation while waiting = %v NotSent=%v, want canceled, not sent", a.Kind, a.NotSent)
+	}
+	if a := Of(req, nil, context.Canceled); a.Kind != Canceled || a.NotSent {
+		t.Errorf("cancellation on the wire = %v NotSent=%v, want canceled, maybe sent", a.Kind, a.NotSent)
+	}
+}
