@@ -2,7 +2,9 @@ package breaker
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +22,8 @@ type Transport struct {
 	hooks Hooks
 	clock *clock
 	hosts hosts.Table[host]
+	// jitter draws the share of an open period left out, in [0, 1).
+	jitter func() float64
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -66,7 +70,7 @@ func New(next http.RoundTripper, s Settings, opts ...Option) *Transport {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &Transport{next: next, s: s.withDefaults()}
+	t := &Transport{next: next, s: s.withDefaults(), jitter: rand.Float64}
 	t.clock = newClock(t.s.Bucket)
 	t.hosts = hosts.Table[host]{Max: t.s.MaxHosts, New: t.newHost, Retire: (*host).retire}
 	for _, o := range opts {
@@ -173,6 +177,10 @@ func (t *Transport) refuse(req *http.Request, h *host, r *OpenError) (*http.Resp
 	if f := t.hooks.OnReject; f != nil {
 		f(h.label, req)
 	}
+	// A caller that loops on refusals must not keep the processor from
+	// the goroutines with real work, such as the one whose probe's answer
+	// has just come (see the package doc).
+	runtime.Gosched()
 	return nil, r
 }
 
@@ -233,14 +241,14 @@ func (t *Transport) judge(req *http.Request, resp *http.Response, err error) out
 // retryAfter returns how long a Retry-After on resp asks the breaker to stay
 // open, within the settings, or 0.
 func (t *Transport) retryAfter(resp *http.Response) time.Duration {
-	if resp == nil || t.s.MaxOpenTimeout <= t.s.OpenTimeout {
+	if resp == nil || t.s.MaxRetryAfter < 0 {
 		return 0
 	}
 	d, ok := verdict.RetryAfter(resp.Header, time.Now())
-	if !ok || d <= t.s.OpenTimeout {
+	if !ok {
 		return 0
 	}
-	return min(d, t.s.MaxOpenTimeout)
+	return min(d, t.s.MaxRetryAfter)
 }
 
 // HostStats is the state of one host's breaker, as [Transport.Stats] reads

@@ -116,7 +116,7 @@ func TestOpenPeriod(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				base := lettered()
-				tr := New(base, Settings{})
+				tr := exact(New(base, Settings{}))
 				run(t, tr, gw, "FFFFF")
 				if got := state(tr, gw); got != Open {
 					t.Fatalf("state %v after five failures", got)
@@ -151,8 +151,9 @@ func TestOpenPeriod(t *testing.T) {
 						t.Fatalf("%d refused after closing", refused)
 					}
 				case Open:
-					// A new open period from the failed probe.
-					time.Sleep(defaultOpenTimeout - time.Millisecond)
+					// A new open period from the failed probe, twice as
+					// long.
+					time.Sleep(2*defaultOpenTimeout - time.Millisecond)
 					if refused := run(t, tr, gw, "S"); refused != 1 {
 						t.Fatal("reopened breaker let a request through")
 					}
@@ -189,7 +190,7 @@ func probing() (*testkit.Gate, http.RoundTripper) {
 func TestHalfOpenOneProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate, base := probing()
-		tr := New(base, Settings{})
+		tr := exact(New(base, Settings{}))
 		run(t, tr, gw, "FFFFF")
 		time.Sleep(defaultOpenTimeout + time.Millisecond)
 
@@ -238,7 +239,7 @@ func TestProbes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gate, base := probing()
-				tr := New(base, Settings{Probes: 3})
+				tr := exact(New(base, Settings{Probes: 3}))
 				run(t, tr, gw, "FFFFF")
 				time.Sleep(defaultOpenTimeout + time.Millisecond)
 				var wg sync.WaitGroup
@@ -267,9 +268,10 @@ func TestProbes(t *testing.T) {
 }
 
 // TestRetryAfter checks that a Retry-After on the response that trips the
-// breaker lengthens the open period, up to MaxOpenTimeout, and that one on
-// an earlier response does not.
+// breaker lengthens the open period, up to MaxRetryAfter, and that one on an
+// earlier response does not.
 func TestRetryAfter(t *testing.T) {
+	long := Settings{OpenTimeout: 10 * time.Second}
 	tests := []struct {
 		name string
 		s    Settings
@@ -277,21 +279,20 @@ func TestRetryAfter(t *testing.T) {
 		four string // Retry-After on the first four
 		want time.Duration
 	}{
-		{"none", Settings{}, "", "", 10 * time.Second},
+		{"none", Settings{}, "", "", defaultOpenTimeout},
 		{"seconds", Settings{}, "30", "", 30 * time.Second},
-		{"shorter than the open timeout", Settings{}, "2", "", 10 * time.Second},
+		{"shorter than the open period", long, "2", "", 10 * time.Second},
 		{"capped", Settings{}, "3600", "", 60 * time.Second},
-		{"custom cap", Settings{MaxOpenTimeout: 20 * time.Second}, "3600", "", 20 * time.Second},
-		{"cap below the open timeout", Settings{MaxOpenTimeout: 5 * time.Second}, "30", "", 10 * time.Second},
-		{"ignored", Settings{MaxOpenTimeout: -1}, "30", "", 10 * time.Second},
+		{"custom cap", Settings{MaxRetryAfter: 20 * time.Second}, "3600", "", 20 * time.Second},
+		{"ignored", Settings{MaxRetryAfter: -1}, "30", "", defaultOpenTimeout},
 		{"date", Settings{}, "date+45s", "", 45 * time.Second},
-		{"malformed", Settings{}, "soon", "", 10 * time.Second},
-		{"only on earlier failures", Settings{}, "", "30", 10 * time.Second},
+		{"malformed", Settings{}, "soon", "", defaultOpenTimeout},
+		{"only on earlier failures", Settings{}, "", "30", defaultOpenTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tr := New(lettered(), tt.s)
+				tr := exact(New(lettered(), tt.s))
 				for i := range 5 {
 					ra := tt.four
 					if i == 4 {
@@ -331,7 +332,7 @@ func TestRetryAfter(t *testing.T) {
 // the open period it starts.
 func TestRetryAfterOnProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(lettered(), Settings{})
+		tr := exact(New(lettered(), Settings{}))
 		run(t, tr, gw, "FFFFF")
 		time.Sleep(defaultOpenTimeout + time.Millisecond)
 		req, _ := http.NewRequest(http.MethodGet, "http://h:8080/?a=F&Retry-After=20", nil)
@@ -358,7 +359,7 @@ func TestDrain(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			base := lettered()
 			var rejects int
-			tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(string, *http.Request) { rejects++ }}))
+			tr := exact(New(base, Settings{OpenTimeout: 10 * time.Second}, WithHooks(Hooks{OnReject: func(string, *http.Request) { rejects++ }})))
 			run(t, tr, gw, "FFFFF")
 			time.Sleep(4 * time.Second)
 			for _, p := range drains {
@@ -388,7 +389,7 @@ func TestDrain(t *testing.T) {
 	t.Run("half-open", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			gate, base := probing()
-			tr := New(base, Settings{})
+			tr := exact(New(base, Settings{}))
 			run(t, tr, gw, "FFFFF")
 			time.Sleep(defaultOpenTimeout + time.Millisecond)
 			// A drain after the open period does not take the probe's
@@ -439,9 +440,10 @@ func TestRefusal(t *testing.T) {
 			req  *http.Request
 		}
 		var rejected []reject
-		tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(h string, r *http.Request) {
+		tr := exact(New(base, Settings{OpenTimeout: 10 * time.Second}, WithHooks(Hooks{OnReject: func(h string, r *http.Request) {
 			rejected = append(rejected, reject{h, r})
-		}}))
+		}})))
+		start := time.Now()
 		run(t, tr, gw, "FFFFF")
 		time.Sleep(2500 * time.Millisecond)
 
@@ -460,7 +462,7 @@ func TestRefusal(t *testing.T) {
 			t.Fatalf("%v does not match ErrOpen and verdict.ErrRefused", err)
 		}
 		var oe *OpenError
-		if !errors.As(err, &oe) || oe.Host != "http://h:8080" || oe.State != Open || oe.Remaining != 7500*time.Millisecond {
+		if !errors.As(err, &oe) || oe.Host != "http://h:8080" || oe.State != Open || oe.Remaining() != 7500*time.Millisecond || !oe.Until.Equal(start.Add(10*time.Second)) {
 			t.Fatalf("OpenError %+v", oe)
 		}
 		if a := verdict.Of(req, nil, err); a.Kind != verdict.Refused || !a.NotSent {
@@ -523,7 +525,7 @@ func TestHosts(t *testing.T) {
 func TestEvict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := lettered()
-		tr := New(base, Settings{MaxHosts: 2})
+		tr := exact(New(base, Settings{MaxHosts: 2}))
 		hostsNow := func() string {
 			var hs []string
 			for _, s := range tr.Stats() {
@@ -571,7 +573,7 @@ func TestHooks(t *testing.T) {
 			got    []string
 			inHook bool
 		)
-		tr = New(lettered(), Settings{}, WithHooks(Hooks{
+		tr = exact(New(lettered(), Settings{}, WithHooks(Hooks{
 			OnStateChange: func(h string, from, to State) {
 				mu.Lock()
 				if inHook {
@@ -590,11 +592,11 @@ func TestHooks(t *testing.T) {
 				got = append(got, h+" reject")
 				mu.Unlock()
 			},
-		}))
+		})))
 		run(t, tr, gw, "FFFFFS")
 		time.Sleep(defaultOpenTimeout + time.Millisecond)
 		run(t, tr, gw, "F") // probe fails
-		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		time.Sleep(2*defaultOpenTimeout + time.Millisecond)
 		if s := state(tr, gw); s != HalfOpen { // the effective state
 			t.Fatalf("state %v", s)
 		}
@@ -616,7 +618,7 @@ func TestHooks(t *testing.T) {
 // TestStats checks what Stats reports in each state.
 func TestStats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(lettered(), Settings{})
+		tr := exact(New(lettered(), Settings{OpenTimeout: 10 * time.Second}))
 		if got := tr.Stats(); len(got) != 0 {
 			t.Fatalf("Stats before any request: %+v", got)
 		}
@@ -696,7 +698,7 @@ func TestValidate(t *testing.T) {
 		want string // the field named, "" when valid
 	}{
 		{Settings{}, ""},
-		{Settings{Window: time.Second, Bucket: 100 * time.Millisecond, FailureRatio: 1, MinRequests: 1, ConsecutiveFailures: 1, OpenTimeout: time.Millisecond, MaxOpenTimeout: -1, Probes: 3, MaxHosts: 1}, ""},
+		{Settings{Window: time.Second, Bucket: 100 * time.Millisecond, FailureRatio: 1, MinRequests: 1, ConsecutiveFailures: 1, OpenTimeout: time.Millisecond, MaxOpenTimeout: -1, MaxRetryAfter: -1, Probes: 3, MaxHosts: 1}, ""},
 		{Settings{FailureRatio: -1}, ""},
 		{Settings{ConsecutiveFailures: -1}, ""},
 		{Settings{Window: time.Second, Bucket: time.Second}, ""},
@@ -742,8 +744,8 @@ func TestDefaults(t *testing.T) {
 	got := New(nil, Settings{}).Settings()
 	want := Settings{
 		Window: 10 * time.Second, Bucket: time.Second, FailureRatio: 0.5, MinRequests: 10,
-		ConsecutiveFailures: 5, OpenTimeout: 10 * time.Second, MaxOpenTimeout: time.Minute,
-		Probes: 1, MaxHosts: 1024,
+		ConsecutiveFailures: 5, OpenTimeout: 100 * time.Millisecond, MaxOpenTimeout: 500 * time.Millisecond,
+		MaxRetryAfter: time.Minute, Probes: 1, MaxHosts: 1024,
 	}
 	if got != want {
 		t.Fatalf("defaults %+v, want %+v", got, want)

@@ -49,20 +49,48 @@
 //
 // With the zero [Settings], a host's breaker trips when at least half of at
 // least 10 counted requests in a rolling 10s window failed (the window rolls
-// by 1s buckets), or after 5 failures in a row; it stays open 10s and then
-// lets 1 probe through. A Retry-After on the failing response that opens
-// the breaker lengthens the open period to what it asks, up to 60s
-// (Settings.MaxOpenTimeout). At most 1024 hosts have a breaker.
+// by 1s buckets), or after 5 failures in a row. It opens for 100ms, then lets
+// 1 probe through; each failed probe doubles the open period, up to 500ms,
+// and each period is drawn at random between half and all of its length. A
+// Retry-After on the failure that opens the breaker holds it open as long
+// as it asks, up to 60s. At most 1024 hosts have a breaker.
+//
+// # Open period and probing
+//
+// The breaker spares a failing host the traffic, not the knowledge of when
+// it is back: a client should be back within a second of its server's
+// recovery, however long the outage. So the open period is short and grows
+// only while probes keep failing, and its cap (MaxOpenTimeout) bounds the
+// wait for the next probe once the host is back. A probe is one logical
+// request per open period and process, a few a second: through a minute's
+// outage, a fraction of a percent of what callers without retries would
+// send. The first period is shorter still, as many outages are blips (a
+// leader election, a restarted pod). A trip within a Window of the breaker
+// closing resumes the doubling rather than starting again: a host that fails
+// again as soon as its traffic returns is not back for good. The random
+// draw keeps the processes that saw one outage from probing in step.
+// Figures behind these choices are in LAW.md.
+//
+// The breaker does not open under overload that the retries absorb: it
+// judges logical requests, so a request refused twice and then served is a
+// success, and only requests that spent their retries count against the
+// host.
 //
 // # Refusals
 //
 // A refused request gets an [*OpenError], which matches [ErrOpen] and
 // verdict.ErrRefused through errors.Is, names the host and says how long the
-// breaker stays open: "breaker: http://gw:8080 is open for another 7.5s".
+// breaker stays open: "breaker: http://gw:8080 is open for another 250ms".
 // Its body is closed, as the RoundTripper contract asks. While the breaker
-// is half-open, the requests beside the probe are refused the same way. A
-// refusal takes no lock: a storm of requests against an open breaker does
-// not queue.
+// is half-open, the requests beside the probe are refused the same way.
+//
+// A refusal takes no lock and allocates nothing (the refusals of one open
+// period share their error), and it yields the processor (runtime.Gosched)
+// before it returns. Callers often loop on a refusal without pausing; on a
+// few cores, hundreds of goroutines doing so kept the goroutine that
+// carried the probe's answer waiting its turn behind them, and the breaker
+// closed long after its probe had succeeded. A refusal still returns at
+// once when nothing else waits to run.
 //
 // # Drain operations
 //
@@ -104,9 +132,10 @@
 //     so the path of a closed breaker takes no lock and reads no clock.
 //     Failures are counted under the host's lock, and gobreaker is told of
 //     one only when a trip rule holds (its ReadyToTrip then says yes);
-//   - the open period, which gobreaker fixes at construction while a
-//     Retry-After may lengthen it. gobreaker's own is made negligible, and
-//     it is asked for a probe only once this layer's period is over;
+//   - the open period, which gobreaker fixes at construction while here it
+//     grows, is drawn at random, and may be lengthened by a Retry-After.
+//     gobreaker's own is made negligible, and it is asked for a probe only
+//     once this layer's period is over;
 //   - a copy of the state, written by gobreaker's OnStateChange, so that
 //     requests read it without a lock.
 //

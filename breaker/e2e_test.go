@@ -65,7 +65,7 @@ func e2eClient(t *testing.T) (*http.Client, *Transport, *attempts) {
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
 	a := &attempts{next: base}
-	tr := New(a, Settings{OpenTimeout: e2eOpen})
+	tr := exact(New(a, Settings{OpenTimeout: e2eOpen, MaxOpenTimeout: -1}))
 	return &http.Client{Transport: tr}, tr, a
 }
 

@@ -14,24 +14,34 @@ var ErrOpen = errors.New("breaker: open")
 
 // OpenError is the error of a request refused by an open or half-open
 // breaker; nothing was sent. errors.As gives it to callers that want to know
-// when to come back.
+// when to come back. The refusals of one open period share one OpenError,
+// so that a refusal allocates nothing: do not modify it.
 type OpenError struct {
 	// Host is the host whose breaker refused, as scheme://host:port.
 	Host string
 	// State is Open, or HalfOpen when the probes are already out.
 	State State
-	// Remaining is how long the breaker stays open from the moment of the
-	// refusal; 0 when half-open.
-	Remaining time.Duration
+	// Until is the end of the open period: the first probe goes out after
+	// it. It is the zero Time when half-open.
+	Until time.Time
 }
 
-// Error says which host refused and for how long, such as "breaker:
-// http://gw:8080 is open for another 7.5s".
+// Remaining returns how long the breaker stays open from now: 0 once the
+// period is over, and when half-open.
+func (e *OpenError) Remaining() time.Duration {
+	if e.Until.IsZero() {
+		return 0
+	}
+	return max(time.Until(e.Until), 0)
+}
+
+// Error says which host refused and, reading the clock, for how long, such
+// as "breaker: http://gw:8080 is open for another 250ms".
 func (e *OpenError) Error() string {
 	if e.State == HalfOpen {
 		return "breaker: " + e.Host + " is half-open, waiting for its probe"
 	}
-	r := e.Remaining
+	r := e.Remaining()
 	if r >= time.Millisecond {
 		r = r.Round(time.Millisecond)
 	}
@@ -39,8 +49,10 @@ func (e *OpenError) Error() string {
 }
 
 // Unwrap returns ErrOpen and verdict.ErrRefused, the two sentinels a refusal
-// is known by.
-func (e *OpenError) Unwrap() []error { return []error{ErrOpen, verdict.ErrRefused} }
+// is known by. The slice is shared: do not modify it.
+func (e *OpenError) Unwrap() []error { return sentinels }
+
+var sentinels = []error{ErrOpen, verdict.ErrRefused}
 
 // errNoResponse stands in for the answer of a next RoundTripper that broke
 // its contract by returning neither a response nor an error, so that the

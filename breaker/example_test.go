@@ -62,3 +62,19 @@ func Example() {
 	// 503
 	// sent: 6
 }
+
+func ExampleTransport_Stats() {
+	tr := breaker.New(&unavailable{}, breaker.Settings{})
+	client := &http.Client{Transport: tr}
+	for range 3 {
+		resp, err := client.Get("http://camunda:8080/v2/topology")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	for _, s := range tr.Stats() {
+		fmt.Printf("%s %v: %d of %d failed, %d in a row\n", s.Host, s.State, s.Failures, s.Requests, s.ConsecutiveFailures)
+	}
+	// Output:
+	// camunda:8080 closed: 3 of 3 failed, 3 in a row
+}

@@ -107,3 +107,9 @@ func stats(tr *Transport, label string) HostStats {
 
 // state returns the state of host label's breaker.
 func state(tr *Transport, label string) State { return stats(tr, label).State }
+
+// exact makes tr draw every open period at its full length.
+func exact(tr *Transport) *Transport {
+	tr.jitter = func() float64 { return 0 }
+	return tr
+}

@@ -23,19 +23,24 @@ type host struct {
 	cb    *gobreaker.TwoStepCircuitBreaker[struct{}]
 	label string // host:port
 
-	state     atomic.Int32  // cb's state as its last transition left it
-	gen       atomic.Uint64 // cb's transitions so far
-	openUntil atomic.Int64  // end of the open period, as a clock duration
-	probes    atomic.Int64  // probes out since the breaker turned half-open
-	used      atomic.Bool   // a request came since the last eviction scan
-	pending   atomic.Bool   // transitions wait for OnStateChange
-	w         window        // successes are counted without mu
+	state     atomic.Int32              // cb's state as its last transition left it
+	gen       atomic.Uint64             // cb's transitions so far
+	openUntil atomic.Int64              // end of the open period, as a clock duration
+	probes    atomic.Int64              // probes out since the breaker turned half-open
+	openErr   atomic.Pointer[OpenError] // the error of the open period's refusals
+	used      atomic.Bool               // a request came since the last eviction scan
+	pending   atomic.Bool               // transitions wait for OnStateChange
+	w         window                    // successes are counted without mu
 
 	mu         sync.Mutex
 	name       string        // scheme://host:port, for errors; set by the first failure
+	halfErr    *OpenError    // the error of the refusals beside the probes
 	gone       bool          // forgotten by the table
 	openedAt   time.Duration // when the breaker last opened, as a clock duration
 	period     time.Duration // the length of the last open period
+	doublings  int           // of OpenTimeout in the last open period
+	closedAt   time.Duration // when the breaker last closed, if closed is set
+	closed     bool          // the breaker closed after a probe at least once
 	delivering bool          // a goroutine is calling OnStateChange
 	queue      []change      // transitions waiting for OnStateChange
 }
@@ -48,9 +53,10 @@ func (t *Transport) newHost(label string) *host {
 		Name:        label,
 		MaxRequests: uint32(t.s.Probes),
 		// The open period is this package's (openUntil), because it is
-		// not fixed: a Retry-After lengthens it. cb is asked for a probe
-		// only once that period is over, so its own is made as short as
-		// gobreaker allows, and over by then.
+		// not fixed: it grows, it is drawn at random, and a Retry-After
+		// lengthens it. cb is asked for a probe only once that period is
+		// over, so its own is made as short as gobreaker allows, and over
+		// by then.
 		Timeout: time.Nanosecond,
 		// cb is told of a failure in the closed state only when the
 		// window's counts meet a trip rule (failure): it must trip.
@@ -122,13 +128,18 @@ func (h *host) trips(b, failures, run int64) bool {
 // transition for the lock-free readers, starts the open period, and queues
 // the transition for the hook, which deliver calls once mu is released.
 func (h *host) changed(_ string, from, to gobreaker.State) {
+	now := h.t.clock.since()
 	h.gen.Add(1)
 	h.probes.Store(0)
 	h.w.reset()
-	if State(to) == Open {
-		h.openedAt = h.t.clock.since()
-		h.period = h.t.s.OpenTimeout
-		h.openUntil.Store(int64(h.openedAt + h.period))
+	if h.halfErr == nil {
+		h.halfErr = &OpenError{Host: h.name, State: HalfOpen}
+	}
+	switch State(to) {
+	case Open:
+		h.open(now, State(from))
+	case Closed:
+		h.closedAt, h.closed = now, true
 	}
 	h.state.Store(int32(to))
 	if h.t.hooks.OnStateChange != nil && !h.gone {
@@ -137,14 +148,45 @@ func (h *host) changed(_ string, from, to gobreaker.State) {
 	}
 }
 
+// open starts an open period at now, the breaker coming from state from. mu
+// is held.
+//
+// The period doubles from OpenTimeout with each failed probe, and with a
+// trip less than a Window after the breaker closed (the host is not back
+// for good), up to MaxOpenTimeout; after a Window closed it starts again
+// from OpenTimeout. The period drawn is between half and all of that
+// length, at random, so that the processes that saw one outage do not probe
+// in step.
+func (h *host) open(now time.Duration, from State) {
+	s := &h.t.s
+	switch {
+	case from == HalfOpen, h.closed && now-h.closedAt < s.Window:
+		h.doublings++
+	default:
+		h.doublings = 0
+	}
+	d, n := s.OpenTimeout, 0
+	for n < h.doublings && d < s.MaxOpenTimeout {
+		d, n = min(2*d, s.MaxOpenTimeout), n+1
+	}
+	h.doublings = n
+	h.setOpen(now, d-time.Duration(h.t.jitter()*float64(d/2)))
+}
+
+// setOpen holds the breaker open for period from at. mu is held.
+func (h *host) setOpen(at, period time.Duration) {
+	h.openedAt, h.period = at, period
+	until := at + period
+	h.openUntil.Store(int64(until))
+	h.openErr.Store(&OpenError{Host: h.name, State: Open, Until: h.t.clock.epoch.Add(until)})
+}
+
 // lengthen holds a breaker that has just opened open for d from the
 // moment it opened, if that is longer than its period. mu is held.
 func (h *host) lengthen(d time.Duration) {
-	if d <= h.period || State(h.state.Load()) != Open {
-		return
+	if d > h.period && State(h.state.Load()) == Open {
+		h.setOpen(h.openedAt, d)
 	}
-	h.period = d
-	h.openUntil.Store(int64(h.openedAt + d))
 }
 
 // refusal returns the error of a request refused at instant now without
@@ -153,12 +195,12 @@ func (h *host) lengthen(d time.Duration) {
 func (h *host) refusal(now time.Duration) *OpenError {
 	switch State(h.state.Load()) {
 	case Open:
-		if left := time.Duration(h.openUntil.Load()) - now; left >= 0 {
-			return &OpenError{Host: h.name, State: Open, Remaining: left}
+		if now <= time.Duration(h.openUntil.Load()) {
+			return h.openErr.Load()
 		}
 	case HalfOpen:
 		if h.probes.Load() >= int64(h.t.s.Probes) {
-			return &OpenError{Host: h.name, State: HalfOpen}
+			return h.halfErr
 		}
 	}
 	return nil
@@ -189,10 +231,9 @@ func (h *host) admit() (probe, *OpenError) {
 		h.probes.Add(1)
 		return probe{h: h, done: done, gen: h.gen.Load()}, nil
 	case gobreaker.ErrOpenState:
-		left := max(time.Duration(h.openUntil.Load())-now, 0)
-		return probe{}, &OpenError{Host: h.name, State: Open, Remaining: left}
+		return probe{}, h.openErr.Load()
 	}
-	return probe{}, &OpenError{Host: h.name, State: HalfOpen}
+	return probe{}, h.halfErr
 }
 
 // settle tells gobreaker the probe's outcome and gives its place back. Only

@@ -61,12 +61,12 @@ func TestPanicBelow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		panicky := true
 		base := lettered()
-		tr := New(testkit.Func(func(req *http.Request) (*http.Response, error) {
+		tr := exact(New(testkit.Func(func(req *http.Request) (*http.Response, error) {
 			if panicky {
 				panic("below")
 			}
 			return base.RoundTrip(req)
-		}), Settings{})
+		}), Settings{}))
 		for range 10 {
 			mustPanic(t, "below", func() { tr.RoundTrip(request(t, gw, "/", "F")) })
 		}
@@ -113,12 +113,12 @@ func TestHookPanic(t *testing.T) {
 				var got []string
 				base := lettered()
 				bodies := &tracked{next: base}
-				tr := New(bodies, Settings{}, WithHooks(Hooks{OnStateChange: func(h string, from, to State) {
+				tr := exact(New(bodies, Settings{}, WithHooks(Hooks{OnStateChange: func(h string, from, to State) {
 					got = append(got, from.String()+">"+to.String())
 					if (change{from, to}) == tt.on {
 						panic("hook")
 					}
-				}}))
+				}})))
 				tripHook := tt.on == change{Closed, Open}
 				do := func(step string) {
 					t.Helper()
@@ -179,13 +179,13 @@ func TestHookPanicKeepsQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var got []string
 		release := make(chan struct{})
-		tr := New(lettered(), Settings{}, WithHooks(Hooks{OnStateChange: func(h string, from, to State) {
+		tr := exact(New(lettered(), Settings{}, WithHooks(Hooks{OnStateChange: func(h string, from, to State) {
 			got = append(got, from.String()+">"+to.String())
 			if len(got) == 1 {
 				<-release
 				panic("hook")
 			}
-		}}))
+		}})))
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -214,7 +214,7 @@ func TestHookPanicKeepsQueue(t *testing.T) {
 // the request's body closed and nothing held.
 func TestRejectPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(lettered(), Settings{}, WithHooks(Hooks{OnReject: func(string, *http.Request) { panic("reject") }}))
+		tr := exact(New(lettered(), Settings{}, WithHooks(Hooks{OnReject: func(string, *http.Request) { panic("reject") }})))
 		run(t, tr, gw, "FFFFF")
 		body := testkit.NewBody("{}")
 		req, _ := http.NewRequest(http.MethodPost, "http://h:8080/v2/process-instances", body)

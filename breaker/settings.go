@@ -34,14 +34,23 @@ type Settings struct {
 	// in a row within the window, whatever their share. 0 means 5; a
 	// negative value turns the rule off.
 	ConsecutiveFailures int
-	// OpenTimeout is how long a tripped breaker refuses requests before it
-	// lets probes through. 0 means 10s.
+	// OpenTimeout is the open period after the breaker trips: how long it
+	// refuses requests before it lets a probe through. Each failed probe
+	// doubles the period, up to MaxOpenTimeout, and so does a trip within a
+	// Window of the breaker closing; every period is drawn at random
+	// between half and all of that length (see the package doc). 0 means
+	// 100ms.
 	OpenTimeout time.Duration
-	// MaxOpenTimeout caps how far a Retry-After on the response that trips
-	// the breaker may lengthen the open period beyond OpenTimeout. A value
-	// not above OpenTimeout means no lengthening. 0 means 60s; a negative
-	// value means Retry-After is ignored.
+	// MaxOpenTimeout caps the open period as failed probes double it: how
+	// long a host that is back may wait for the next probe. 0 means 500ms;
+	// a negative value, or one not above OpenTimeout, keeps every period
+	// at OpenTimeout.
 	MaxOpenTimeout time.Duration
+	// MaxRetryAfter caps how long a Retry-After on the failure that opens
+	// the breaker (the one that trips it, or a failed probe) holds it open,
+	// when that is longer than the period drawn. 0 means 60s; a negative
+	// value means Retry-After is ignored.
+	MaxRetryAfter time.Duration
 	// Probes is the number of requests let through while half-open; all of
 	// them must succeed for the breaker to close, and the first failure
 	// opens it again. 0 means 1.
@@ -59,8 +68,9 @@ const (
 	defaultFailureRatio        = 0.5
 	defaultMinRequests         = 10
 	defaultConsecutiveFailures = 5
-	defaultOpenTimeout         = 10 * time.Second
-	defaultMaxOpenTimeout      = 60 * time.Second
+	defaultOpenTimeout         = 100 * time.Millisecond
+	defaultMaxOpenTimeout      = 500 * time.Millisecond
+	defaultMaxRetryAfter       = 60 * time.Second
 	defaultProbes              = 1
 	defaultMaxHosts            = 1024
 )
@@ -78,10 +88,10 @@ const maxBuckets = 1000
 var ErrInvalidSettings = errors.New("breaker: invalid settings")
 
 // Validate reports the first field of s that is out of range: a negative
-// duration other than MaxOpenTimeout, a negative count other than
-// ConsecutiveFailures, a FailureRatio above 1 or not a finite number, a
-// Bucket longer than the Window or shorter than a thousandth of it, or both
-// trip rules turned off. Its errors match [ErrInvalidSettings] and name the
+// duration other than MaxOpenTimeout and MaxRetryAfter, a negative count
+// other than ConsecutiveFailures, a FailureRatio above 1 or not a finite
+// number, a Bucket longer than the Window or shorter than a thousandth of
+// it, or both trip rules turned off. Its errors match [ErrInvalidSettings] and name the
 // field and its value.
 func (s Settings) Validate() error {
 	bad := func(field string, v any, why string) error {
@@ -145,6 +155,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.MaxOpenTimeout == 0 {
 		s.MaxOpenTimeout = defaultMaxOpenTimeout
+	}
+	if s.MaxRetryAfter == 0 {
+		s.MaxRetryAfter = defaultMaxRetryAfter
 	}
 	if s.Probes == 0 {
 		s.Probes = defaultProbes
