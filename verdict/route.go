@@ -266,30 +266,40 @@ func normalize(dst []byte, prefix, path, placeholder string, forceOdd bool) int 
 
 // idLike reports whether a path segment looks like a key or an identifier
 // rather than a word of the API: all digits (Camunda's keys), a UUID or long
-// hex string, a mix of letters and digits of 8 characters or more, anything
-// with @ or = in it, or anything longer than 40 bytes.
+// hex string, a mix of letters and digits of 8 characters or more, a word
+// with an upper-case letter after a lower-case one (a random token, where
+// API words are lower-case or kebab-case), any segment longer than 24 bytes
+// (longer than the words of an API path), or anything with @, = or % in it.
 func idLike(s string) bool {
 	if len(s) == 0 {
 		return false
 	}
-	if len(s) > 40 {
+	if len(s) > 24 {
 		return true
 	}
 	digits, hex := 0, 0
+	lower, mixed := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
 			digits++
 			hex++
-		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			hex++
 		case c == '@', c == '=', c == '%':
 			return true
 		}
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			mixed = mixed || lower
+		}
+		if c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			hex++
+		}
 	}
 	switch {
-	case digits == len(s):
+	case digits == len(s), mixed:
 		return true
 	case digits > 0 && len(s) >= 8:
 		return true

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,4 +191,43 @@ func TestDrains(t *testing.T) {
 	if Drains(&http.Request{}) {
 		t.Error("a request without a URL drains")
 	}
+}
+
+// TestLetterTokensTemplated: random tokens made of letters only (a base62
+// token without a digit) must not become label values one by one.
+func TestLetterTokensTemplated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var rs Routes
+	seen := map[string]bool{}
+	for range 10000 {
+		n := 12 + rng.IntN(21) // 12 to 32 letters
+		tok := make([]byte, n)
+		for i := range tok {
+			tok[i] = letters[rng.IntN(len(letters))]
+		}
+		if rng.IntN(4) == 0 { // some all lower case, long
+			tok = []byte(strings.ToLower(string(tok)) + "abcdefghijklmnopq")
+		}
+		seen[rs.Of("api.test:443", "/api/sessions/"+string(tok)).Template] = true
+	}
+	if len(seen) != 1 || !seen["/api/sessions/{id}"] {
+		t.Fatalf("10,000 letter tokens gave %d templates: %v", len(seen), keys(seen))
+	}
+	for _, word := range []string{"orders", "ad-hoc-activities", "search", "Users", "v2", "authentication"} {
+		if idLike(word) {
+			t.Errorf("the API word %q is taken for an ID", word)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+		if len(out) == 5 {
+			break
+		}
+	}
+	return out
 }
