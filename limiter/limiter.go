@@ -320,7 +320,7 @@ func (h *host) acquireSlow(req *http.Request) (permit, error) {
 		h.publish()
 	}
 	h.waited(now)
-	return permit{}, fmt.Errorf("limiter: waiting for a permit for %s: %w", h.label, ctx.Err())
+	return permit{}, fmt.Errorf("limiter: waiting for a permit for %s: %w", h.label, errors.Join(verdict.ErrNotSent, ctx.Err()))
 }
 
 func (h *host) waited(since time.Time) {
