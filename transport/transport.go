@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/limiter"
@@ -33,13 +34,47 @@ type config struct {
 	registry  prometheus.Registerer
 	namespace string
 	native    bool
+
+	attemptTimeout    time.Duration // WithAttemptTimeout, over retry.AttemptTimeout
+	attemptTimeoutSet bool
+	// env holds the settings FromEnv read; New applies them after every
+	// other option, so that the deployment's variables win whatever the
+	// order of the options.
+	env []func(*config)
 }
 
-func defaultConfig() config { return config{} }
+// newConfig applies opts, skipping nil ones (an option set conditionally
+// and left unset), then the environment's settings.
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	for _, p := range c.env {
+		p(&c)
+	}
+	if c.attemptTimeoutSet {
+		c.retry.AttemptTimeout = c.attemptTimeout
+	}
+	return c
+}
 
 // WithRetry sets the retry policy; its zero fields take the defaults. Use
 // retry.Policy{MaxAttempts: 1} to send every request once.
 func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.retry = p }) }
+
+// WithAttemptTimeout bounds each attempt (retry.Policy.AttemptTimeout),
+// whatever the retry policy says: an attempt that has no response headers
+// after d is abandoned as a transport error, retried where that is safe. A
+// job activation's long poll gets its requestTimeout on top, so the bound
+// never cuts it short. 0 means no bound; the default is none, since a bound
+// costs a context per attempt, but a client whose requests carry no
+// deadline should set one.
+func WithAttemptTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.attemptTimeout, c.attemptTimeoutSet = d, true })
+}
 
 // WithBreaker sets the circuit breaker's settings; its zero fields take the
 // defaults. Use breaker.Settings{Disabled: true} for a chain without one.
@@ -86,10 +121,7 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
-	}
+	c := newConfig(opts)
 	routes := &verdict.Routes{}
 	var m *metrics.Metrics
 	if c.registry != nil {
@@ -124,6 +156,9 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	return &chain{RoundTripper: rt, base: base}
 }
 
+// errNoURL answers a request without a URL, as net/http does.
+var errNoURL = errors.New("transport: nil Request.URL")
+
 // NewClient returns an http.Client whose transport is [New] over a transport
 // of its own: a clone of http.DefaultTransport that keeps up to 64 idle
 // connections per host instead of 2, so that a worker's concurrent requests
@@ -140,6 +175,18 @@ func NewClient(opts ...Option) *http.Client {
 type chain struct {
 	http.RoundTripper
 	base http.RoundTripper
+}
+
+// RoundTrip sends req through the chain. A request without a URL is an
+// error, as net/http has it, rather than a panic in a layer.
+func (c *chain) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errNoURL
+	}
+	return c.RoundTripper.RoundTrip(req)
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,
