@@ -24,14 +24,10 @@ func (m *Metrics) BreakerHooks() breaker.Hooks {
 }
 
 // LimiterHooks returns the hooks through which the limiter layer reports its
-// limit (0, limiter.Unlimited, while the limit is out of the way), permits in
-// use, waiters, wait times and refusals.
+// wait times and refusals.
 func (m *Metrics) LimiterHooks() limiter.Hooks {
 	return limiter.Hooks{
-		OnLimit:    func(host string, limit int) { m.host(host).limiterLimit.Set(float64(limit)) },
-		OnInFlight: func(host string, n int) { m.host(host).limiterInFlight.Set(float64(n)) },
-		OnWaiting:  func(host string, n int) { m.host(host).limiterWaiting.Set(float64(n)) },
-		OnWait:     func(host string, d time.Duration) { m.host(host).limiterWait.Observe(d.Seconds()) },
-		OnReject:   func(host string) { m.host(host).limiterRejections.Inc() },
+		OnWait:   func(host string, d time.Duration) { m.host(host).limiterWait.Observe(d.Seconds()) },
+		OnReject: func(host string) { m.host(host).limiterRejections.Inc() },
 	}
 }

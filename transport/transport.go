@@ -135,11 +135,11 @@ func New(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if m != nil {
 		rt = m.Attempts(rt)
 	}
-	ls := c.limiter
+	var limiterOpts []limiter.Option
 	if m != nil {
-		ls.Hooks = joinLimiterHooks(ls.Hooks, m.LimiterHooks())
+		limiterOpts = append(limiterOpts, limiter.WithHooks(m.LimiterHooks()))
 	}
-	rt = limiter.New(rt, ls)
+	rt = limiter.New(rt, c.limiter, limiterOpts...)
 	retryHooks := logHooks(c.logger, routes)
 	if m != nil {
 		retryHooks = joinRetryHooks(retryHooks, m.RetryHooks())
