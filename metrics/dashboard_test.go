@@ -98,21 +98,23 @@ func families(t *testing.T, o Options) []family {
 	nameRE := regexp.MustCompile(`fqName: "([a-zA-Z_:]+)".*variableLabels: \{([a-z,]*)\}`)
 	var out []family
 	for _, c := range m.collectors() {
-		ch := make(chan *prometheus.Desc, 1)
+		ch := make(chan *prometheus.Desc, 16)
 		c.Describe(ch)
-		d := <-ch
-		match := nameRE.FindStringSubmatch(d.String())
-		if match == nil {
-			t.Fatalf("cannot read %s", d)
+		close(ch)
+		for d := range ch {
+			match := nameRE.FindStringSubmatch(d.String())
+			if match == nil {
+				t.Fatalf("cannot read %s", d)
+			}
+			kind := "counter"
+			switch c.(type) {
+			case *prometheus.GaugeVec, *gauges:
+				kind = "gauge"
+			case *prometheus.HistogramVec:
+				kind = "histogram"
+			}
+			out = append(out, family{match[1], kind, match[2]})
 		}
-		kind := "counter"
-		switch c.(type) {
-		case *prometheus.GaugeVec:
-			kind = "gauge"
-		case *prometheus.HistogramVec:
-			kind = "histogram"
-		}
-		out = append(out, family{match[1], kind, match[2]})
 	}
 	return out
 }

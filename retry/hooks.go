@@ -33,9 +33,10 @@ type Event struct {
 	Request *http.Request
 	// Host is the request's host as host:port, the metrics label.
 	Host string
-	// Route is the request's route, worked out once per logical request:
-	// Camunda's routes from verdict's fixed table, others from the table
-	// given WithRoutes (without one, their Template is empty).
+	// Route is the request's route (verdict.RouteOf), worked out once per
+	// logical request. Its Template is empty for paths outside Camunda's
+	// API, which a hook templates in a bounded table of its own
+	// (verdict.Routes).
 	Route verdict.Route
 	// Attempt is the number of the attempt that just ended, from 1.
 	Attempt int

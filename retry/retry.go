@@ -22,7 +22,6 @@ type Transport struct {
 	next   http.RoundTripper
 	policy Policy // with defaults filled in
 	hooks  Hooks
-	routes *verdict.Routes // templates for the hooks' events; nil: Camunda's only
 	budget bool
 	hosts  hosts.Table[hostState]
 	epoch  time.Time // origin of the monotonic clock behind Event.Elapsed
@@ -39,11 +38,6 @@ func (f optionFunc) apply(t *Transport) { f(t) }
 
 // WithHooks sets the functions told about attempts, retries and outcomes.
 func WithHooks(h Hooks) Option { return optionFunc(func(t *Transport) { t.hooks = h }) }
-
-// WithRoutes sets the table that templates the paths of the events the
-// hooks receive ([Event.Route]), so that routes of APIs other than
-// Camunda's get templates too. It is only used when hooks are set.
-func WithRoutes(rs *verdict.Routes) Option { return optionFunc(func(t *Transport) { t.routes = rs }) }
 
 // New returns a retry layer in front of next (http.DefaultTransport when
 // nil). It panics if p is invalid: check settings from outside the program
@@ -244,11 +238,7 @@ func (c *call) route() verdict.Route {
 	if !c.routed {
 		c.routed = true
 		if c.req.URL != nil {
-			if c.t.routes != nil {
-				c.rt = c.t.routes.Of(c.req.URL.Host, c.req.URL.Path)
-			} else {
-				c.rt = verdict.RouteOf(c.req.URL.Path)
-			}
+			c.rt = verdict.RouteOf(c.req.URL.Path)
 		}
 	}
 	return c.rt

@@ -309,76 +309,81 @@ func idLike(s string) bool {
 	return false
 }
 
-// Routes templates the paths of any API, bounded: each host gets at most
-// MaxPerHost distinct templates, and at most MaxHosts hosts get their own;
-// every path beyond the bounds is templated as [Other]. Camunda routes never
-// count against the bound. Its zero value is ready to use with the default
-// bounds. A Routes is safe for concurrent use; a template seen before costs
-// one map lookup under a read lock and no allocation.
-type Routes struct {
-	// MaxPerHost bounds the templates of one host; 0 means 100.
-	MaxPerHost int
-	// MaxHosts bounds the hosts with their own templates; 0 means 1024.
-	MaxHosts int
+// DefaultMaxRoutes is the bound of a [Routes] whose Max is zero.
+const DefaultMaxRoutes = 100
 
-	mu    sync.RWMutex
-	hosts map[string]map[string]string // host -> interned templates
+// Routes templates the paths of one host, whatever its API: Camunda's
+// routes come from the fixed table, any other path gets a generic template
+// with its ID-like segments as {id}, such as /api/orders/{id}. Every
+// template the table hands out counts against its bound, Max distinct
+// templates, beyond which a path reads [Other]; so the templates of a host,
+// and the metric series labelled with them, stay bounded whatever paths it
+// is sent. Its zero value is ready to use. A Routes is safe for concurrent
+// use; a template seen before costs one map lookup under a read lock and no
+// allocation.
+type Routes struct {
+	// Max bounds the distinct templates; 0 means DefaultMaxRoutes.
+	Max int
+
+	mu   sync.RWMutex
+	seen map[string]string // template -> itself, interned
 }
 
-// Of returns the route of a request to host with the given path. Camunda
-// routes come from the fixed table; others get a generic template with
-// ID-like segments as {id}, such as /api/orders/{id}.
-func (rs *Routes) Of(host, path string) Route {
+// Of returns the route of path.
+func (rs *Routes) Of(path string) Route {
 	var buf [maxPath]byte
 	r, n := lookup(path, &buf)
-	if r.Template != "" {
+	switch {
+	case r.Template != "":
+		// A Camunda template: a constant, but it counts like the others.
+		buf := r.Template
+		rs.mu.RLock()
+		_, ok := rs.seen[buf]
+		rs.mu.RUnlock()
+		if !ok && rs.intern(buf) == Other {
+			r.Template = Other
+		}
 		return r
-	}
-	if n < 0 {
+	case n < 0:
 		r.Template = Other
 		return r
 	}
 	rs.mu.RLock()
-	t, ok := rs.hosts[host][string(buf[:n])]
+	t, ok := rs.seen[string(buf[:n])]
 	rs.mu.RUnlock()
 	if ok {
 		r.Template = t
 		return r
 	}
-	r.Template = rs.intern(host, string(buf[:n]))
+	r.Template = rs.intern(string(buf[:n]))
 	return r
 }
 
-func (rs *Routes) intern(host, t string) string {
+func (rs *Routes) intern(t string) string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.hosts == nil {
-		rs.hosts = make(map[string]map[string]string)
-	}
-	m, ok := rs.hosts[host]
-	if !ok {
-		maxHosts := rs.MaxHosts
-		if maxHosts <= 0 {
-			maxHosts = 1024
-		}
-		if len(rs.hosts) >= maxHosts {
-			return Other
-		}
-		m = make(map[string]string)
-		rs.hosts[host] = m
-	}
-	if s, ok := m[t]; ok {
+	if s, ok := rs.seen[t]; ok {
 		return s
 	}
-	maxPer := rs.MaxPerHost
-	if maxPer <= 0 {
-		maxPer = 100
+	limit := rs.Max
+	if limit <= 0 {
+		limit = DefaultMaxRoutes
 	}
-	if len(m) >= maxPer {
+	if len(rs.seen) >= limit {
 		return Other
 	}
-	m[t] = t
+	if rs.seen == nil {
+		rs.seen = make(map[string]string)
+	}
+	rs.seen[t] = t
 	return t
+}
+
+// Len returns the number of distinct templates handed out, Other aside.
+func (rs *Routes) Len() int {
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	return len(rs.seen)
 }
 
 // SafeToRepeat reports whether req may be sent again after an answer that
@@ -387,6 +392,13 @@ func (rs *Routes) intern(host, t string) string {
 // Idempotency-Key or X-Idempotency-Key header, or its route is on Camunda's
 // safe list ([Route.Safe]).
 func SafeToRepeat(req *http.Request) bool {
+	return SafeByRequest(req) || req.URL != nil && RouteOf(req.URL.Path).Safe()
+}
+
+// SafeByRequest is the part of [SafeToRepeat] that needs no route: the
+// method is idempotent or an idempotency key is set. A caller that has the
+// route at hand completes it with [Route.Safe].
+func SafeByRequest(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -394,10 +406,8 @@ func SafeToRepeat(req *http.Request) bool {
 	if _, ok := req.Header["Idempotency-Key"]; ok {
 		return true
 	}
-	if _, ok := req.Header["X-Idempotency-Key"]; ok {
-		return true
-	}
-	return req.URL != nil && RouteOf(req.URL.Path).Safe()
+	_, ok := req.Header["X-Idempotency-Key"]
+	return ok
 }
 
 // Drains reports whether req is a drain operation: one that removes load
@@ -416,4 +426,19 @@ func Drains(req *http.Request) bool {
 		return false
 	}
 	return RouteOf(req.URL.Path).Drain()
+}
+
+// Admit counts a template the caller already has (from [RouteOf]) against
+// the bound, and returns it, or [Other] beyond the bound.
+func (rs *Routes) Admit(template string) string {
+	rs.mu.RLock()
+	t, ok := rs.seen[template]
+	rs.mu.RUnlock()
+	if ok {
+		return t
+	}
+	if template == Other {
+		return Other
+	}
+	return rs.intern(template)
 }

@@ -1,0 +1,70 @@
+package transport
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/ebb-go/ebb/breaker"
+)
+
+// Snapshot is the state of a chain at one moment: the settings in force and
+// what each layer knows of each host. It is meant for status pages, logs and
+// demos; metrics report the same numbers to Prometheus.
+type Snapshot struct {
+	// Settings are the settings in force, every default filled in.
+	Settings Settings
+	// Hosts holds one entry per host some layer keeps state for, sorted by
+	// host.
+	Hosts []HostSnapshot
+}
+
+// HostSnapshot is what the chain's layers know of one host.
+type HostSnapshot struct {
+	// Host is the host as host:port, as in the metrics.
+	Host string
+	// Breaker is the state of the host's circuit breaker; Closed when the
+	// chain has none.
+	Breaker breaker.State
+	// Limit is the limiter's limit for the host, in attempts in flight;
+	// 0 while the limit is out of the way or the chain has no limiter.
+	Limit int
+	// InFlight and Waiting count the host's attempts holding a permit of
+	// the limiter and waiting for one.
+	InFlight, Waiting int
+	// RetryBudget is the number of retries of failures the host's retry
+	// budget holds.
+	RetryBudget float64
+}
+
+// Snapshot returns the state of the chain. It takes each layer's per-host
+// locks in turn, so it suits a status page or a once-a-second log line, not
+// every request.
+func (t *Transport) Snapshot() Snapshot {
+	s := Snapshot{Settings: t.settings}
+	byHost := map[string]*HostSnapshot{}
+	get := func(host string) *HostSnapshot {
+		h := byHost[host]
+		if h == nil {
+			h = &HostSnapshot{Host: host, RetryBudget: float64(t.settings.Retry.BudgetReserve)}
+			byHost[host] = h
+		}
+		return h
+	}
+	for _, st := range t.retry.Stats() {
+		get(st.Host).RetryBudget = st.Budget
+	}
+	if t.limiter != nil {
+		for _, st := range t.limiter.Stats() {
+			h := get(st.Host)
+			h.Limit, h.InFlight, h.Waiting = st.Limit, st.InFlight, st.Waiting
+		}
+	}
+	for host, h := range byHost {
+		if t.breaker != nil {
+			h.Breaker = t.breaker.State(host)
+		}
+		s.Hosts = append(s.Hosts, *h)
+	}
+	slices.SortFunc(s.Hosts, func(a, b HostSnapshot) int { return cmp.Compare(a.Host, b.Host) })
+	return s
+}
