@@ -24,8 +24,8 @@ type hostSeries struct {
 	limiterWait       prometheus.Observer
 	limiterRejections prometheus.Counter
 
-	routes verdict.Routes                          // the host's templates, bounded
-	series readmap.Map[routeKey, *routeSeries]     // by template and method
+	routes verdict.Routes                      // the host's templates, bounded
+	series readmap.Map[routeKey, *routeSeries] // by template and method
 }
 
 func (m *Metrics) newHost(label string) *hostSeries {

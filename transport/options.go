@@ -107,7 +107,6 @@ func WithNativeHistograms() Option {
 	return optionFunc(func(c *config) { c.native = true })
 }
 
-
 // validate reports the first invalid setting of c.
 func (c *config) validate() error {
 	for _, err := range []error{
