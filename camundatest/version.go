@@ -97,15 +97,6 @@ func (v Version) numberKeys() bool { return !v.atLeast(V880) }
 // JSON mapper does; 8.6 and 8.7 ignore the one and convert the other.
 func (v Version) strictBodies() bool { return v.atLeast(V880) }
 
-// backpressureStatus is the status of a refusal for capacity of a request
-// that is not a job activation.
-func (v Version) backpressureStatus() int {
-	if v.numberKeys() {
-		return 429
-	}
-	return 503
-}
-
 // newest is the newest release emulated, named in ParseVersion's errors.
 const newest = V810
 
