@@ -11,10 +11,15 @@
 // activated, completed, failed and errored. With -report 5s it also prints,
 // every five seconds in which something happened, a line of changes.
 //
-// Capacity: by default 4 requests in service at once, each served for 10ms,
-// about 400 requests a second, as the worker demo's own emulated gateway:
-// a client that pushes harder is refused, so the default shows
-// backpressure. -slots bounds the requests in service at once (0: no bound)
+// Capacity: by default 2 requests in service at once, each served for 20ms,
+// about 100 requests a second: a client that pushes harder is refused, so
+// the default shows backpressure; even a shell loop does:
+//
+//	seq 200 | xargs -P 32 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
+//	  -H 'Content-Type: application/json' -d '{"processDefinitionId":"order"}' \
+//	  http://127.0.0.1:8080/v2/process-instances | sort | uniq -c
+//
+// -slots bounds the requests in service at once (0: no bound)
 // and -service-time sets how long each is served; -rate and -burst bound
 // the accepted rate instead or as well (-burst needs -rate). A request
 // beyond capacity is refused at once with the backpressure answer of
@@ -48,10 +53,10 @@
 // -after-processing or -seed without a fault share, a negative -report, a
 // -process id given twice.
 //
-// Example: a gateway that serves about 100 requests a second under
+// Example: a gateway that serves about 400 requests a second under
 // /zeebe, failing one request in twenty:
 //
-//	go run ./examples/gateway -slots 2 -service-time 20ms -context-path /zeebe -unavailable 0.05
+//	go run ./examples/gateway -slots 4 -service-time 10ms -context-path /zeebe -unavailable 0.05
 //
 // It exits 0 after Ctrl-C or -h, 2 on bad flags, 1 if it cannot listen.
 package main

@@ -23,11 +23,11 @@ func main() {
 	os.Exit(cli(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
 }
 
-// The default capacity: the worker demo's emulated gateway, about 400
-// requests a second, so that a client pushing harder meets backpressure.
+// The default capacity: about 100 requests a second, so that a client
+// pushing harder — even a shell loop of curl — meets backpressure.
 const (
-	defaultSlots       = 4
-	defaultServiceTime = 10 * time.Millisecond
+	defaultSlots       = 2
+	defaultServiceTime = 20 * time.Millisecond
 )
 
 // forcing is one -force flag: answer route with status, n times (negative:
@@ -48,7 +48,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		version     = fs.String("version", "8.8.3", "Camunda release to imitate: 8.6, 8.7, 8.8.0 to 8.8.2, 8.8.3 (or any later 8.8), 8.9, or 8.10 (Camunda's main)")
 		exception   = fs.Bool("exception-title", false, "8.6 and 8.7 only: title backpressure with RequestRetriesExhaustedException instead of RESOURCE_EXHAUSTED")
 		contextPath = fs.String("context-path", "", "serve the API under this path, such as /zeebe")
-		slots       = fs.Int("slots", defaultSlots, "requests in service at once; 0 for no bound. With the default service time, about 400 requests/s: more is refused as backpressure")
+		slots       = fs.Int("slots", defaultSlots, "requests in service at once; 0 for no bound. With the default service time, about 100 requests/s: more is refused as backpressure")
 		rate        = fs.Float64("rate", 0, "requests accepted per second; 0 for no bound")
 		burst       = fs.Int("burst", 0, "token bucket size for -rate; 0 for a tenth of a second's worth")
 		service     = fs.Duration("service-time", defaultServiceTime, "time to serve each accepted request, holding its slot")

@@ -132,7 +132,7 @@ func TestBadFlags(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	var stdout, stderr syncBuffer
-	if c := cli(context.Background(), []string{"-h"}, &stdout, &stderr, nil); c != 0 || !strings.Contains(stderr.String(), "about 400 requests/s") {
+	if c := cli(context.Background(), []string{"-h"}, &stdout, &stderr, nil); c != 0 || !strings.Contains(stderr.String(), "about 100 requests/s") {
 		t.Errorf("-h: exit %d, usage %q", c, stderr.String())
 	}
 }
@@ -200,7 +200,7 @@ func TestDefaultShowsBackpressure(t *testing.T) {
 		t.Errorf("no backpressure from 32 concurrent requests in 50 rounds:\n%s", out)
 	}
 	for _, want := range []string{
-		"capacity: 4 at once, 10ms service time (about 400 requests/s), beyond it requests are refused as backpressure",
+		"capacity: 2 at once, 20ms service time (about 100 requests/s), beyond it requests are refused as backpressure",
 		"answers: the 8.8 API: keys as strings, unknown request fields refused; backpressure 503 RESOURCE_EXHAUSTED",
 	} {
 		if !strings.Contains(out, want) {
