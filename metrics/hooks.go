@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
@@ -50,9 +51,7 @@ func (m *Metrics) BreakerHooks() breaker.Hooks {
 			h.breakerState.Set(float64(to))
 			m.breakerTransitions.WithLabelValues(h.label, from.String(), to.String()).Inc()
 		},
-		OnReject: func(host string) { m.host(host).breakerRejections.Inc() },
-		// A host's breaker dropped to make room starts again closed.
-		OnEvict: func(host string) { m.host(host).breakerState.Set(float64(breaker.Closed)) },
+		OnReject: func(host string, _ *http.Request) { m.host(host).breakerRejections.Inc() },
 	}
 }
 

@@ -18,8 +18,7 @@ func joinRetryHooks(a, b retry.Hooks) retry.Hooks {
 func joinBreakerHooks(a, b breaker.Hooks) breaker.Hooks {
 	return breaker.Hooks{
 		OnStateChange: join3(a.OnStateChange, b.OnStateChange),
-		OnReject:      join(a.OnReject, b.OnReject),
-		OnEvict:       join(a.OnEvict, b.OnEvict),
+		OnReject:      join2(a.OnReject, b.OnReject),
 	}
 }
 
