@@ -43,3 +43,14 @@ func join[T any](f, g func(T)) func(T) {
 	}
 	return func(v T) { f(v); g(v) }
 }
+
+// join2 is join for functions of two arguments.
+func join2[A, B any](f, g func(A, B)) func(A, B) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(a A, b B) { f(a, b); g(a, b) }
+}
