@@ -732,32 +732,6 @@ func TestAttemptTimeout(t *testing.T) {
 	})
 }
 
-func TestLongPoll(t *testing.T) {
-	route := verdict.RouteOf("/v2/jobs/activation")
-	tests := []struct {
-		give string
-		want time.Duration
-	}{
-		{`{"requestTimeout":20000}`, 20 * time.Second},
-		{`{"requestTimeout":"5000"}`, 5 * time.Second},
-		{`{"requestTimeout":0}`, defaultLongPoll},
-		{`{"type":"t"}`, defaultLongPoll},
-		{`{"requestTimeout":-1}`, 0},
-		{`not json`, defaultLongPoll},
-		{`{"requestTimeout":99999999999999}`, time.Hour},
-	}
-	for _, tt := range tests {
-		req, _ := http.NewRequest("POST", "http://gw/v2/jobs/activation", strings.NewReader(tt.give))
-		if got := longPoll(req, route); got != tt.want {
-			t.Errorf("longPoll(%s) = %v, want %v", tt.give, got, tt.want)
-		}
-	}
-	req, _ := http.NewRequest("POST", "http://gw/v2/process-instances", strings.NewReader(`{"requestTimeout":20000}`))
-	if got := longPoll(req, verdict.RouteOf(req.URL.Path)); got != 0 {
-		t.Errorf("a create is a long poll of %v", got)
-	}
-}
-
 func TestPolicyRejectsNonFinite(t *testing.T) {
 	nan, inf := math.NaN(), math.Inf(1)
 	for _, p := range []Policy{
