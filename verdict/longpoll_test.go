@@ -32,4 +32,3 @@ func TestLongPoll(t *testing.T) {
 		t.Errorf("a create is a long poll of %v", got)
 	}
 }
-
