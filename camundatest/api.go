@@ -2,11 +2,11 @@ package camundatest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,10 +48,15 @@ func (o op) bindsCapacity() bool {
 // must take.
 func (o op) command() bool { return o != opTopology && o != opNone }
 
+// hasBody reports whether the operation's request carries a body, whose
+// media type is checked.
+func (o op) hasBody() bool { return o != opTopology && o != opNone }
+
 // reply is an answer before it is written.
 type reply struct {
 	status  int
 	body    any
+	ctype   string // of body; application/json when empty
 	problem *verdict.Problem
 	header  http.Header
 }
@@ -91,30 +96,48 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// What the gateway refuses before any broker sees the request: an
+	// unknown route or method, a body in a media type the route does not
+	// take, a body too large, a body that does not bind or validate.
+	v := g.cfg.version
 	instance := r.URL.Path
-	if o == opNone {
+	var bad *verdict.Problem
+	switch {
+	case o == opNone:
 		g.count(st, func(s *RouteStats) { s.Accepted++ })
 		g.write(w, g.unknown(r, allow), 0)
 		return
+	case o.hasBody():
+		bad = checkContentType(v, r.Header.Get("Content-Type"), instance)
 	}
-	if tooLarge {
-		g.count(st, func(s *RouteStats) { s.Accepted++ })
-		g.write(w, reply{problem: problem(http.StatusRequestEntityTooLarge, "Payload Too Large",
-			fmt.Sprintf("The request body exceeds %d bytes", g.cfg.maxBodySize), instance)}, 0)
-		return
+	if bad == nil && tooLarge {
+		bad = problem(http.StatusRequestEntityTooLarge, "Payload Too Large",
+			fmt.Sprintf("The request body exceeds %d bytes", g.cfg.maxBodySize), instance)
 	}
-	req, bad := parse(o, r.URL.Path, g.cfg.contextPath, body)
+	var req any
+	if bad == nil {
+		req, bad = parse(v, o, r.URL.Path, g.cfg.contextPath, body)
+	}
 	if bad != nil {
 		bad.Instance = instance
 		g.count(st, func(s *RouteStats) { s.Accepted++ })
 		g.write(w, reply{problem: bad}, 0)
 		return
 	}
+	keys := negotiate(v, r.Header.Get("Accept"))
 
-	// The gates, in the order a request meets them: the faults of the way
-	// to the broker, the broker's disk, then its capacity.
+	// The gates, in the order a request meets them: an answer forced by
+	// the test, the faults of the way to the broker, the broker's disk,
+	// then its capacity.
 	g.mu.Lock()
 	now := g.now()
+	if status := g.takeForcedLocked(route); status != 0 {
+		st.Forced++
+		retryAfter := g.retryAfter
+		g.mu.Unlock()
+		g.write(w, reply{problem: forcedAnswer(o, status, req, instance)}, retryAfter)
+		return
+	}
 	f := g.drawFaultLocked(route)
 	retryAfter := g.retryAfter
 	var refused *verdict.Problem
@@ -127,13 +150,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case g.outOfDisk && o.command():
 		st.OutOfDisk++
-		refused = backpressure(g.cfg.version, g.cfg.exceptionTitle, true, o == opActivate, jobTypeOf(req), instance)
+		refused = backpressure(v, g.cfg.exceptionTitle, true, o == opActivate, jobTypeOf(req), instance)
 	case o.bindsCapacity():
 		if g.admitLocked(now) {
 			admitted = true
 		} else {
 			st.Backpressure++
-			refused = backpressure(g.cfg.version, g.cfg.exceptionTitle, false, o == opActivate, jobTypeOf(req), instance)
+			refused = backpressure(v, g.cfg.exceptionTitle, false, o == opActivate, jobTypeOf(req), instance)
 		}
 	}
 	if refused == nil && f == noFault {
@@ -145,7 +168,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rep, ok := g.execute(r.Context(), o, req, instance, admitted)
+	rep, ok := g.execute(r.Context(), o, req, instance, admitted, keys)
 	if !ok {
 		return
 	}
@@ -162,7 +185,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 // admitted, then the operation; a job activation then waits for jobs without
 // its slot. It returns false if the request's context or the gateway ended
 // first, and the request was abandoned.
-func (g *Gateway) execute(ctx context.Context, o op, req any, instance string, admitted bool) (reply, bool) {
+func (g *Gateway) execute(ctx context.Context, o op, req any, instance string, admitted bool, keys keyStyle) (reply, bool) {
 	release := func() {
 		if admitted {
 			admitted = false
@@ -182,13 +205,14 @@ func (g *Gateway) execute(ctx context.Context, o op, req any, instance string, a
 
 	g.mu.Lock()
 	now := g.now()
+	v := g.cfg.version
 	switch o {
 	case opTopology:
 		defer g.mu.Unlock()
-		return reply{status: http.StatusOK, body: g.topologyLocked()}, true
+		return reply{status: http.StatusOK, body: topologyAnswer(v, g.outOfDisk), ctype: keys.ctype}, true
 	case opCreateInstance:
 		defer g.mu.Unlock()
-		return g.createLocked(req.(*createRequest), instance), true
+		return g.createLocked(req.(*createRequest), instance, keys), true
 	case opComplete:
 		defer g.mu.Unlock()
 		c := req.(*jobCommand)
@@ -204,7 +228,7 @@ func (g *Gateway) execute(ctx context.Context, o op, req any, instance string, a
 	}
 	g.mu.Unlock()
 	release()
-	return g.longPoll(ctx, req.(*activateRequest))
+	return g.longPoll(ctx, req.(*activateRequest), keys)
 }
 
 func noContentOr(r *refusal, intent, instance string) reply {
@@ -216,7 +240,7 @@ func noContentOr(r *refusal, intent, instance string) reply {
 
 // longPoll activates jobs, waiting for some until the request's timeout, as
 // the gateway parks activation requests instead of answering them empty.
-func (g *Gateway) longPoll(ctx context.Context, a *activateRequest) (reply, bool) {
+func (g *Gateway) longPoll(ctx context.Context, a *activateRequest, keys keyStyle) (reply, bool) {
 	wait := g.cfg.longPollTimeout
 	if a.requestTimeout != 0 {
 		wait = time.Duration(a.requestTimeout) * time.Millisecond
@@ -230,17 +254,21 @@ func (g *Gateway) longPoll(ctx context.Context, a *activateRequest) (reply, bool
 			timer.Stop()
 		}
 	}()
+	answer := func(jobs []jobView) reply {
+		out := make([]object, 0, len(jobs))
+		for _, j := range jobs {
+			out = append(out, jobAnswer(g.cfg.version, keys, j))
+		}
+		return reply{status: http.StatusOK, body: object{}.with("jobs", out), ctype: keys.ctype}
+	}
 	for {
 		g.mu.Lock()
 		now := g.now()
-		jobs, next := g.eng.activate(a.Type, a.max, time.Duration(a.timeout)*time.Millisecond, a.Worker, a.FetchVariable, now)
+		jobs, next := g.eng.activate(a.Type, a.max, time.Duration(a.timeout)*time.Millisecond, a.worker, a.fetch, a.withLease, now)
 		changed := g.eng.waitChan(a.Type)
 		g.mu.Unlock()
 		if len(jobs) > 0 || a.requestTimeout < 0 || !now.Before(deadline) {
-			if jobs == nil {
-				jobs = []activation{}
-			}
-			return reply{status: http.StatusOK, body: map[string]any{"jobs": jobs}}, true
+			return answer(jobs), true
 		}
 		wake := deadline
 		if !next.IsZero() && next.Before(wake) {
@@ -257,7 +285,7 @@ func (g *Gateway) longPoll(ctx context.Context, a *activateRequest) (reply, bool
 		case <-ctx.Done():
 			return reply{}, false
 		case <-g.done:
-			return reply{status: http.StatusOK, body: map[string]any{"jobs": []activation{}}}, true
+			return answer(nil), true
 		}
 	}
 }
@@ -360,7 +388,7 @@ func (g *Gateway) unknown(r *http.Request, allow string) reply {
 	if allow != "" {
 		return reply{
 			problem: problem(http.StatusMethodNotAllowed, "Method Not Allowed",
-				fmt.Sprintf("Request method '%s' is not supported", r.Method), r.URL.Path),
+				fmt.Sprintf("Method '%s' is not supported.", r.Method), r.URL.Path),
 			header: http.Header{"Allow": {allow}},
 		}
 	}
@@ -414,7 +442,8 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 // write sends an answer; a problem goes out as application/problem+json,
-// with a Retry-After when retryAfter is set.
+// with a Retry-After when retryAfter is set, any other body in its
+// negotiated media type.
 func (g *Gateway) write(w http.ResponseWriter, rep reply, retryAfter time.Duration) {
 	h := w.Header()
 	for k, v := range rep.header {
@@ -423,12 +452,12 @@ func (g *Gateway) write(w http.ResponseWriter, rep reply, retryAfter time.Durati
 	status, body := rep.status, rep.body
 	if rep.problem != nil {
 		status, body = rep.problem.Status, rep.problem
-		h.Set("Content-Type", "application/problem+json")
+		h.Set("Content-Type", mediaProblem)
 		if retryAfter > 0 {
 			h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
 		}
 	} else if body != nil {
-		h.Set("Content-Type", "application/json")
+		h.Set("Content-Type", cmp.Or(rep.ctype, mediaJSON))
 	}
 	if body == nil {
 		w.WriteHeader(status)
@@ -464,27 +493,25 @@ func reset(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// The request bodies, parsed and checked.
+// The requests, as parse returns them.
 
 type activateRequest struct {
-	Type              string   `json:"type"`
-	Worker            string   `json:"worker"`
-	Timeout           *int64   `json:"timeout"`
-	MaxJobsToActivate *int     `json:"maxJobsToActivate"`
-	FetchVariable     []string `json:"fetchVariable"`
-	RequestTimeout    int64    `json:"requestTimeout"`
-	TenantIDs         []string `json:"tenantIds"`
-
+	Type                    string
+	worker                  string
 	timeout, requestTimeout int64
 	max                     int
+	fetch                   []string
+	withLease               bool
 }
 
 type createRequest struct {
-	ProcessDefinitionID      string                     `json:"processDefinitionId"`
-	ProcessDefinitionKey     flexKey                    `json:"processDefinitionKey"`
-	ProcessDefinitionVersion *int                       `json:"processDefinitionVersion"`
-	Variables                map[string]json.RawMessage `json:"variables"`
-	TenantID                 string                     `json:"tenantId"`
+	id, key    string
+	keySet     bool
+	version    *int64
+	vars       map[string]json.RawMessage
+	tenantID   string
+	tags       []string
+	businessID *string
 }
 
 // jobCommand is a completion, failure or thrown error.
@@ -495,29 +522,6 @@ type jobCommand struct {
 	backoff time.Duration
 }
 
-// flexKey is a key sent as a JSON string, as the 8.8 API does, or as a
-// number, as earlier releases did.
-type flexKey struct {
-	set bool
-	raw string
-}
-
-func (k *flexKey) UnmarshalJSON(data []byte) error {
-	if string(data) == "null" {
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		var n json.Number
-		if err := json.Unmarshal(data, &n); err != nil {
-			return err
-		}
-		s = n.String()
-	}
-	k.set, k.raw = true, s
-	return nil
-}
-
 func jobTypeOf(req any) string {
 	if a, ok := req.(*activateRequest); ok {
 		return a.Type
@@ -525,174 +529,26 @@ func jobTypeOf(req any) string {
 	return ""
 }
 
-// decode parses a JSON object body strictly enough to catch what Spring
-// would refuse: not JSON, or members of the wrong type.
-func decode(body []byte, v any, required bool) (present bool, bad *verdict.Problem) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		if required {
-			return false, problem(http.StatusBadRequest, "Bad Request", "Required request body is missing", "")
-		}
-		return false, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return true, unreadable("")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return true, unreadable("")
-	}
-	return true, nil
-}
-
-// parse checks a request's body and path as the gateway does before it
-// sends anything to a broker.
-func parse(o op, path, contextPath string, body []byte) (any, *verdict.Problem) {
-	switch o {
-	case opTopology:
-		return nil, nil
-	case opActivate:
-		a := new(activateRequest)
-		if _, bad := decode(body, a, true); bad != nil {
-			return nil, bad
-		}
-		switch {
-		case a.Type == "":
-			return nil, invalidArgument("No type provided", "")
-		case a.Timeout == nil:
-			return nil, invalidArgument("No timeout provided", "")
-		case *a.Timeout < 1:
-			return nil, invalidArgument(fmt.Sprintf("The value for timeout is '%d' but must be greater than 0", *a.Timeout), "")
-		case a.MaxJobsToActivate == nil:
-			return nil, invalidArgument("No maxJobsToActivate provided", "")
-		case *a.MaxJobsToActivate < 1:
-			return nil, invalidArgument(fmt.Sprintf("The value for maxJobsToActivate is '%d' but must be greater than 0", *a.MaxJobsToActivate), "")
-		}
-		a.timeout, a.max, a.requestTimeout = *a.Timeout, *a.MaxJobsToActivate, a.RequestTimeout
-		return a, nil
-	case opCreateInstance:
-		c := new(createRequest)
-		if _, bad := decode(body, c, true); bad != nil {
-			return nil, bad
-		}
-		switch {
-		case c.ProcessDefinitionID == "" && !c.ProcessDefinitionKey.set:
-			return nil, invalidArgument("At least one of [processDefinitionId, processDefinitionKey] is required", "")
-		case c.ProcessDefinitionID != "" && c.ProcessDefinitionKey.set:
-			return nil, invalidArgument("Only one of [processDefinitionId, processDefinitionKey] is allowed", "")
-		case c.ProcessDefinitionKey.set:
-			if _, err := strconv.ParseInt(c.ProcessDefinitionKey.raw, 10, 64); err != nil {
-				return nil, invalidArgument(fmt.Sprintf("The provided processDefinitionKey '%s' is not a valid key", c.ProcessDefinitionKey.raw), "")
-			}
-		}
-		return c, nil
-	}
-
-	// The job commands: the key is in the path.
-	rest := strings.TrimPrefix(strings.TrimPrefix(path, contextPath), "/v2/jobs/")
-	raw, _, _ := strings.Cut(rest, "/")
-	key, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return nil, invalidArgument(fmt.Sprintf("The provided jobKey '%s' is not a valid key", raw), "")
-	}
-	c := &jobCommand{key: key}
-	switch o {
-	case opComplete:
-		var b struct {
-			Variables map[string]json.RawMessage `json:"variables"`
-		}
-		if _, bad := decode(body, &b, false); bad != nil {
-			return nil, bad
-		}
-		c.vars = b.Variables
-	case opFail:
-		var b struct {
-			Retries      int                        `json:"retries"`
-			ErrorMessage string                     `json:"errorMessage"`
-			RetryBackOff int64                      `json:"retryBackOff"`
-			Variables    map[string]json.RawMessage `json:"variables"`
-		}
-		if _, bad := decode(body, &b, false); bad != nil {
-			return nil, bad
-		}
-		if b.RetryBackOff < 0 {
-			return nil, invalidArgument(fmt.Sprintf("The value for retryBackOff is '%d' but must be 0 or greater", b.RetryBackOff), "")
-		}
-		c.retries, c.backoff, c.vars = b.Retries, time.Duration(b.RetryBackOff)*time.Millisecond, b.Variables
-	case opThrowError:
-		var b struct {
-			ErrorCode    string                     `json:"errorCode"`
-			ErrorMessage string                     `json:"errorMessage"`
-			Variables    map[string]json.RawMessage `json:"variables"`
-		}
-		if _, bad := decode(body, &b, true); bad != nil {
-			return nil, bad
-		}
-		if b.ErrorCode == "" {
-			return nil, invalidArgument("No errorCode provided", "")
-		}
-		c.vars = b.Variables
-	}
-	return c, nil
-}
-
 // createLocked starts a process instance.
-func (g *Gateway) createLocked(c *createRequest, instance string) reply {
+func (g *Gateway) createLocked(c *createRequest, instance string, keys keyStyle) reply {
 	var d *definition
-	if c.ProcessDefinitionKey.set {
-		key, _ := strconv.ParseInt(c.ProcessDefinitionKey.raw, 10, 64)
+	if c.keySet {
+		key, _ := strconv.ParseInt(c.key, 10, 64)
 		if d = g.eng.defsByKey[key]; d == nil {
 			return reply{problem: rejection("CREATE", "NOT_FOUND",
 				fmt.Sprintf("Expected to find process definition with key '%d', but none found", key), instance)}
 		}
 	} else {
-		d = g.eng.definition(c.ProcessDefinitionID)
+		d = g.eng.definition(c.id)
 	}
-	if v := c.ProcessDefinitionVersion; v != nil && *v != -1 && *v != d.version {
+	if v := c.version; v != nil && *v != -1 && *v != int64(d.version) {
 		return reply{problem: rejection("CREATE", "NOT_FOUND",
 			fmt.Sprintf("Expected to find process definition with process ID '%s' and version '%d', but none found", d.id, *v), instance)}
 	}
-	tenant := c.TenantID
+	tenant := c.tenantID
 	if tenant == "" {
 		tenant = g.cfg.tenantID
 	}
-	inst, _ := g.eng.create(d, tenant, c.Variables)
-	return reply{status: http.StatusOK, body: map[string]any{
-		"processDefinitionId":      d.id,
-		"processDefinitionKey":     keyString(d.key),
-		"processDefinitionVersion": d.version,
-		"processInstanceKey":       keyString(inst.key),
-		"tenantId":                 tenant,
-		"variables":                map[string]any{},
-		"tags":                     []string{},
-	}}
-}
-
-// topologyLocked describes the emulated cluster: one broker leading one
-// partition.
-func (g *Gateway) topologyLocked() map[string]any {
-	health := "healthy"
-	if g.outOfDisk {
-		health = "unhealthy"
-	}
-	host, port := "127.0.0.1", 26501
-	v := g.cfg.version.gatewayVersion()
-	return map[string]any{
-		"brokers": []map[string]any{{
-			"nodeId": 0,
-			"host":   host,
-			"port":   port,
-			"partitions": []map[string]any{{
-				"partitionId": 1,
-				"role":        "leader",
-				"health":      health,
-			}},
-			"version": v,
-		}},
-		"clusterSize":           1,
-		"partitionsCount":       1,
-		"replicationFactor":     1,
-		"gatewayVersion":        v,
-		"lastCompletedChangeId": "-1",
-	}
+	inst, _ := g.eng.create(d, tenant, c.vars, c.tags, c.businessID)
+	return reply{status: http.StatusOK, body: createdAnswer(g.cfg.version, keys, d, inst), ctype: keys.ctype}
 }

@@ -33,7 +33,7 @@ func TestBackpressurePerVersion(t *testing.T) {
 		{"8.6 exception title", []camundatest.Option{camundatest.WithVersion(camundatest.V86), camundatest.WithExceptionTitle()},
 			"/v2/process-instances", `{"processDefinitionId":"p"}`,
 			429, "io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException",
-			"Expected to execute the command on one of the partitions, but all failed; there are no more partitions available to retry. Please try again. If the error persists contact your zeebe operator"},
+			"Expected to handle REST API request, but all retries have been exhausted"},
 		{"8.8.0 command", []camundatest.Option{camundatest.WithVersion(camundatest.V880)},
 			"/v2/process-instances", `{"processDefinitionId":"p"}`,
 			503, "RESOURCE_EXHAUSTED", "Reached maximum capacity of requests handled"},
@@ -170,7 +170,7 @@ func TestDrainNeverRefused(t *testing.T) {
 			t.Fatalf("the slot is not taken: %d", a.status)
 		}
 		for i, cmd := range []string{"completion", "failure", "error"} {
-			a := send(t, g, "POST", "/v2/jobs/"+jobs[i].JobKey+"/"+cmd, `{"errorCode":"E","retries":1}`)
+			a := send(t, g, "POST", "/v2/jobs/"+jobs[i].JobKey+"/"+cmd, commandBody(cmd))
 			if a.status != http.StatusNoContent {
 				t.Errorf("%s refused: %d %s", cmd, a.status, a.body)
 			}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"strconv"
 	"time"
 )
 
@@ -46,10 +45,12 @@ type definition struct {
 }
 
 type instance struct {
-	key      int64
-	def      *definition
-	tenantID string
-	vars     map[string]json.RawMessage
+	key        int64
+	def        *definition
+	tenantID   string
+	vars       map[string]json.RawMessage
+	tags       []string
+	businessID *string
 }
 
 type jobState uint8
@@ -81,7 +82,8 @@ type job struct {
 	state              jobState
 	until              time.Time
 	worker             string
-	gone               bool // completed or errored: no longer in the jobs map
+	leaseToken         *string // the current activation's lease, if it asked for one
+	gone               bool    // completed or errored: no longer in the jobs map
 }
 
 // stateAt is the job's state at now: a lock that lapsed or a back-off that
@@ -133,11 +135,11 @@ func (e *engine) definition(id string) *definition {
 }
 
 // create starts an instance of d, which at once waits on one job.
-func (e *engine) create(d *definition, tenantID string, vars map[string]json.RawMessage) (*instance, *job) {
+func (e *engine) create(d *definition, tenantID string, vars map[string]json.RawMessage, tags []string, businessID *string) (*instance, *job) {
 	if vars == nil {
 		vars = map[string]json.RawMessage{}
 	}
-	inst := &instance{key: e.key(), def: d, tenantID: tenantID, vars: vars}
+	inst := &instance{key: e.key(), def: d, tenantID: tenantID, vars: vars, tags: tags, businessID: businessID}
 	j := &job{elementInstanceKey: e.key(), inst: inst, typ: d.jobType, retries: e.jobRetries}
 	j.key = e.key()
 	e.jobs[j.key] = j
@@ -165,38 +167,32 @@ func (e *engine) notify(jobType string) {
 	}
 }
 
-// activation is one job as job activation returns it.
-type activation struct {
-	JobKey                   string                     `json:"jobKey"`
-	Type                     string                     `json:"type"`
-	ProcessInstanceKey       string                     `json:"processInstanceKey"`
-	ProcessDefinitionID      string                     `json:"processDefinitionId"`
-	ProcessDefinitionVersion int                        `json:"processDefinitionVersion"`
-	ProcessDefinitionKey     string                     `json:"processDefinitionKey"`
-	ElementID                string                     `json:"elementId"`
-	ElementInstanceKey       string                     `json:"elementInstanceKey"`
-	CustomHeaders            map[string]string          `json:"customHeaders"`
-	Worker                   string                     `json:"worker"`
-	Retries                  int                        `json:"retries"`
-	Deadline                 int64                      `json:"deadline"`
-	Variables                map[string]json.RawMessage `json:"variables"`
-	TenantID                 string                     `json:"tenantId"`
-	Kind                     string                     `json:"kind"`
-	ListenerEventType        string                     `json:"listenerEventType"`
+// jobView is one activated job, as the answer to its activation shows it;
+// answers.go writes it in the shape of the gateway's version.
+type jobView struct {
+	key, instanceKey, defKey, elementInstanceKey int64
+	typ, defID                                   string
+	defVersion                                   int
+	worker                                       string
+	retries                                      int
+	deadline                                     int64
+	vars                                         map[string]json.RawMessage
+	tenantID                                     string
+	tags                                         []string
+	businessID                                   *string
+	leaseToken                                   *string
 }
 
 // elementID is the ID of the one service task every emulated process has.
 const elementID = "service-task"
 
-func keyString(k int64) string { return strconv.FormatInt(k, 10) }
-
 // activate locks up to max activatable jobs of jobType until now+timeout for
-// worker. It also returns the earliest instant at which another job of that
-// type becomes activatable by itself (a lock lapsing, a back-off ending), or
-// the zero time if none will.
-func (e *engine) activate(jobType string, max int, timeout time.Duration, worker string, fetch []string, now time.Time) ([]activation, time.Time) {
+// worker, each under a lease of its own if withLease. It also returns the
+// earliest instant at which another job of that type becomes activatable by
+// itself (a lock lapsing, a back-off ending), or the zero time if none will.
+func (e *engine) activate(jobType string, max int, timeout time.Duration, worker string, fetch []string, withLease bool, now time.Time) ([]jobView, time.Time) {
 	var (
-		out  []activation
+		out  []jobView
 		next time.Time
 		q    = e.queues[jobType]
 		keep = q[:0]
@@ -214,8 +210,12 @@ func (e *engine) activate(jobType string, max int, timeout time.Duration, worker
 			}
 			continue
 		}
-		j.state, j.until, j.worker = activated, now.Add(timeout), worker
+		j.state, j.until, j.worker, j.leaseToken = activated, now.Add(timeout), worker, nil
 		e.counts.activated++
+		if withLease {
+			token := fmt.Sprintf("lease-%d-%d", j.key, e.counts.activated)
+			j.leaseToken = &token
+		}
 		out = append(out, e.view(j, fetch))
 		if next.IsZero() || j.until.Before(next) {
 			next = j.until
@@ -234,7 +234,7 @@ func (e *engine) activate(jobType string, max int, timeout time.Duration, worker
 	return out, next
 }
 
-func (e *engine) view(j *job, fetch []string) activation {
+func (e *engine) view(j *job, fetch []string) jobView {
 	vars := j.inst.vars
 	if len(fetch) > 0 {
 		vars = make(map[string]json.RawMessage, len(fetch))
@@ -247,23 +247,22 @@ func (e *engine) view(j *job, fetch []string) activation {
 		vars = maps.Clone(vars)
 	}
 	d := j.inst.def
-	return activation{
-		JobKey:                   keyString(j.key),
-		Type:                     j.typ,
-		ProcessInstanceKey:       keyString(j.inst.key),
-		ProcessDefinitionID:      d.id,
-		ProcessDefinitionVersion: d.version,
-		ProcessDefinitionKey:     keyString(d.key),
-		ElementID:                elementID,
-		ElementInstanceKey:       keyString(j.elementInstanceKey),
-		CustomHeaders:            map[string]string{},
-		Worker:                   j.worker,
-		Retries:                  j.retries,
-		Deadline:                 j.until.UnixMilli(),
-		Variables:                vars,
-		TenantID:                 j.inst.tenantID,
-		Kind:                     "BPMN_ELEMENT",
-		ListenerEventType:        "UNSPECIFIED",
+	return jobView{
+		key:                j.key,
+		instanceKey:        j.inst.key,
+		defKey:             d.key,
+		elementInstanceKey: j.elementInstanceKey,
+		typ:                j.typ,
+		defID:              d.id,
+		defVersion:         d.version,
+		worker:             j.worker,
+		retries:            j.retries,
+		deadline:           j.until.UnixMilli(),
+		vars:               vars,
+		tenantID:           j.inst.tenantID,
+		tags:               j.inst.tags,
+		businessID:         j.inst.businessID,
+		leaseToken:         j.leaseToken,
 	}
 }
 

@@ -112,3 +112,50 @@ func ExampleGateway_StartOutOfDisk() {
 	// 503 Cannot accept requests for partition 1. Broker is out of disk space
 	// 200 (created)
 }
+
+// Forcing the answers a client must cope with: here the 500 that throwing a
+// BPMN error may get, once.
+func ExampleGateway_Force() {
+	gw := camundatest.NewGateway()
+	defer gw.Close()
+	if err := gw.Force("/v2/jobs/{jobKey}/error", http.StatusInternalServerError, 1); err != nil {
+		panic(err)
+	}
+	for range 2 {
+		resp, err := gw.Client().Post(gw.URL()+"/v2/jobs/2251799813685252/error", "application/json",
+			strings.NewReader(`{"errorCode":"OUT_OF_STOCK"}`))
+		if err != nil {
+			panic(err)
+		}
+		var p struct{ Title string }
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, p.Title)
+	}
+	// Output:
+	// 500 java.lang.IllegalStateException
+	// 404 NOT_FOUND
+}
+
+// Camunda 8.6 writes keys as JSON numbers, unless the request asks for the
+// string-keys media type.
+func ExampleV86() {
+	gw := camundatest.NewGateway(camundatest.WithVersion(camundatest.V86))
+	defer gw.Close()
+	for _, accept := range []string{"application/json", "application/vnd.camunda.api.keys.string+json"} {
+		req, _ := http.NewRequest("POST", gw.URL()+"/v2/process-instances", strings.NewReader(`{"processDefinitionId":"order"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		resp, err := gw.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var created map[string]json.RawMessage
+		json.NewDecoder(resp.Body).Decode(&created)
+		resp.Body.Close()
+		fmt.Println(resp.Header.Get("Content-Type"), string(created["processInstanceKey"]))
+	}
+	// Output:
+	// application/json 2251799813685250
+	// application/vnd.camunda.api.keys.string+json "2251799813685253"
+}

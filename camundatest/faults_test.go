@@ -155,6 +155,7 @@ func TestOutOfDisk(t *testing.T) {
 		status, activation int
 	}{
 		{camundatest.V86, 429, 429},
+		{camundatest.V87, 429, 429},
 		{camundatest.V880, 503, 500},
 		{camundatest.V883, 503, 503},
 	} {
@@ -163,9 +164,12 @@ func TestOutOfDisk(t *testing.T) {
 			createInstance(t, g, `{"processDefinitionId":"p"}`)
 			key := activateNow(t, g, "p", 1)[0].JobKey
 			g.StartOutOfDisk()
-			for _, path := range []string{"/v2/process-instances", "/v2/jobs/" + key + "/completion"} {
+			for path, body := range map[string]string{
+				"/v2/process-instances":           `{"processDefinitionId":"p"}`,
+				"/v2/jobs/" + key + "/completion": commandBody("completion"),
+			} {
 				req, _ := http.NewRequest("POST", "http://gateway.test"+path, nil)
-				resp, err := g.Transport().RoundTrip(withBody(req, `{"processDefinitionId":"p"}`))
+				resp, err := g.Transport().RoundTrip(withBody(req, body))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -33,6 +33,7 @@ type Gateway struct {
 	inFlight   int
 	faults     Faults
 	faultOn    map[string]bool // Faults.Routes as a set; nil: every route
+	forced     map[string]*forced
 	retryAfter time.Duration
 	rng        *rand.Rand
 
@@ -81,6 +82,7 @@ func New(opts ...Option) (*Gateway, error) {
 		rng:        rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)),
 		routes:     make(map[string]*RouteStats),
 		hashes:     make(map[string][]string),
+		forced:     make(map[string]*forced),
 		done:       make(chan struct{}),
 	}
 	g.setCapacity(cfg.capacity)

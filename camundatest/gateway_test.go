@@ -72,10 +72,9 @@ func TestCreateInstance(t *testing.T) {
 		c.ProcessInstanceKey != "2251799813685250" || c.TenantID != "<default>" || c.Variables == nil {
 		t.Errorf("created %+v", c)
 	}
-	// The same definition, found by its key sent as a number and as a
-	// string; the version may be named.
+	// The same definition, found by its key; the version may be named.
 	for _, body := range []string{
-		`{"processDefinitionKey":2251799813685249}`,
+		`{"processDefinitionKey":"2251799813685249"}`,
 		`{"processDefinitionKey":"2251799813685249","processDefinitionVersion":1,"tenantId":"t1"}`,
 	} {
 		c2 := createInstance(t, g, body)
@@ -102,10 +101,13 @@ func TestCreateInstance(t *testing.T) {
 	}{
 		{"no body", ``, 400, "Bad Request", "Required request body is missing"},
 		{"not json", `{"processDefinitionId":`, 400, "Bad Request", "Failed to read request"},
-		{"variables not an object", `{"processDefinitionId":"x","variables":[1]}`, 400, "Bad Request", "Failed to read request"},
-		{"neither", `{"variables":{}}`, 400, "INVALID_ARGUMENT", "At least one of [processDefinitionId, processDefinitionKey] is required"},
-		{"both", `{"processDefinitionId":"x","processDefinitionKey":"1"}`, 400, "INVALID_ARGUMENT", "Only one of [processDefinitionId, processDefinitionKey] is allowed"},
-		{"bad key", `{"processDefinitionKey":"abc"}`, 400, "INVALID_ARGUMENT", "The provided processDefinitionKey 'abc' is not a valid key"},
+		{"variables not an object", `{"processDefinitionId":"x","variables":[1]}`, 400, "Bad Request", "Request property [variables] cannot be parsed"},
+		{"key as a number", `{"processDefinitionKey":2251799813685249}`, 400, "Bad Request", "Request property [processDefinitionKey] cannot be parsed"},
+		{"unknown field", `{"processDefinitionId":"x","bpmnProcessId":"x"}`, 400, "Bad Request", "Request property [bpmnProcessId] cannot be parsed"},
+		{"neither", `{"variables":{}}`, 400, "INVALID_ARGUMENT", "At least one of [processDefinitionId, processDefinitionKey] is required."},
+		{"both", `{"processDefinitionId":"x","processDefinitionKey":"1"}`, 400, "INVALID_ARGUMENT", "Only one of [processDefinitionId, processDefinitionKey] is allowed."},
+		{"bad key", `{"processDefinitionKey":"abc"}`, 400, "INVALID_ARGUMENT", "The provided processDefinitionKey 'abc' is not a valid key."},
+		{"bad reference", `{"processDefinitionId":"x","operationReference":0}`, 400, "INVALID_ARGUMENT", "The value for operationReference is '0' but must be > 0."},
 		{"unknown key", `{"processDefinitionKey":"7"}`, 404, "NOT_FOUND",
 			"Command 'CREATE' rejected with code 'NOT_FOUND': Expected to find process definition with key '7', but none found"},
 		{"unknown version", `{"processDefinitionId":"order","processDefinitionVersion":2}`, 404, "NOT_FOUND",
@@ -201,11 +203,21 @@ func TestActivationValidation(t *testing.T) {
 	}{
 		{``, "Bad Request", "Required request body is missing"},
 		{`[]`, "Bad Request", "Failed to read request"},
-		{`{"maxJobsToActivate":1,"timeout":1}`, "INVALID_ARGUMENT", "No type provided"},
-		{`{"type":"a","maxJobsToActivate":1}`, "INVALID_ARGUMENT", "No timeout provided"},
-		{`{"type":"a","maxJobsToActivate":1,"timeout":0}`, "INVALID_ARGUMENT", "The value for timeout is '0' but must be greater than 0"},
-		{`{"type":"a","timeout":1}`, "INVALID_ARGUMENT", "No maxJobsToActivate provided"},
-		{`{"type":"a","timeout":1,"maxJobsToActivate":-2}`, "INVALID_ARGUMENT", "The value for maxJobsToActivate is '-2' but must be greater than 0"},
+		{`{"maxJobsToActivate":1,"timeout":1}`, "INVALID_ARGUMENT", "No type provided."},
+		{`{"type":"a","maxJobsToActivate":1}`, "INVALID_ARGUMENT", "No timeout provided."},
+		{`{"type":"a","maxJobsToActivate":1,"timeout":0}`, "INVALID_ARGUMENT", "The value for timeout is '0' but must be greater than 0."},
+		{`{"type":"a","timeout":1}`, "INVALID_ARGUMENT", "No maxJobsToActivate provided."},
+		{`{"type":"a","timeout":1,"maxJobsToActivate":-2}`, "INVALID_ARGUMENT", "The value for maxJobsToActivate is '-2' but must be greater than 0."},
+		// Every violation at once, as the gateway's validator lists them.
+		{`{"worker":"w"}`, "INVALID_ARGUMENT", "No type provided. No timeout provided. No maxJobsToActivate provided."},
+		// Fields the 8.8 gateway's JSON mapper cannot bind, in the body's order.
+		{`{"type":"a","timeout":1,"maxJobsToActivates":1}`, "Bad Request", "Request property [maxJobsToActivates] cannot be parsed"},
+		{`{"type":7,"timeout":1,"maxJobsToActivate":1}`, "Bad Request", "Request property [type] cannot be parsed"},
+		{`{"type":"a","timeout":"soon","maxJobsToActivate":1}`, "Bad Request", "Request property [timeout] cannot be parsed"},
+		{`{"type":"a","timeout":1.5,"maxJobsToActivate":1}`, "Bad Request", "Request property [timeout] cannot be parsed"},
+		{`{"type":"a","timeout":1,"maxJobsToActivate":2147483648}`, "Bad Request", "Request property [maxJobsToActivate] cannot be parsed"},
+		{`{"type":"a","timeout":1,"maxJobsToActivate":1,"fetchVariable":"x"}`, "Bad Request", "Request property [fetchVariable] cannot be parsed"},
+		{`{"type":"a","timeout":1,"maxJobsToActivate":1,"tenantFilter":"PROVIDED"}`, "Bad Request", "Request property [tenantFilter] cannot be parsed"},
 	} {
 		a := send(t, g, "POST", "/v2/jobs/activation", tt.body)
 		if p := a.problem(t); a.status != 400 || p.Title != tt.title || p.Detail != tt.detail {
@@ -315,7 +327,7 @@ func TestFailJob(t *testing.T) {
 			t.Fatalf("activated in an incident: %+v", jobs)
 		}
 		for _, cmd := range []string{"completion", "failure", "error"} {
-			a := send(t, g, "POST", "/v2/jobs/"+key+"/"+cmd, `{"errorCode":"E"}`)
+			a := send(t, g, "POST", "/v2/jobs/"+key+"/"+cmd, commandBody(cmd))
 			if p := a.problem(t); a.status != http.StatusConflict || p.Title != "INVALID_STATE" || !strings.Contains(p.Detail, "in state 'FAILED'") {
 				t.Errorf("%s in an incident: %d %s", cmd, a.status, a.body)
 			}
@@ -334,7 +346,9 @@ func TestThrowError(t *testing.T) {
 	path := "/v2/jobs/" + key + "/error"
 	for _, tt := range []struct{ body, detail string }{
 		{``, "Required request body is missing"},
-		{`{"errorMessage":"no code"}`, "No errorCode provided"},
+		{`{"errorMessage":"no code"}`, "No errorCode provided."},
+		{`{"errorCode":" "}`, "No errorCode provided."},
+		{`{"errorCode":"E","retries":1}`, "Request property [retries] cannot be parsed"},
 	} {
 		a := send(t, g, "POST", path, tt.body)
 		if p := a.problem(t); a.status != 400 || p.Detail != tt.detail {
@@ -360,14 +374,14 @@ func TestUnknownJob(t *testing.T) {
 		{"failure", "FAIL", "fail"},
 		{"error", "THROW_ERROR", "throw an error for"},
 	} {
-		a := send(t, g, "POST", "/v2/jobs/2251799813685999/"+tt.cmd, `{"errorCode":"E"}`)
+		a := send(t, g, "POST", "/v2/jobs/2251799813685999/"+tt.cmd, commandBody(tt.cmd))
 		p := a.problem(t)
 		want := "Command '" + tt.intent + "' rejected with code 'NOT_FOUND': Expected to " + tt.verb + " job with key '2251799813685999', but no such job was found"
 		if a.status != 404 || p.Title != "NOT_FOUND" || p.Detail != want {
 			t.Errorf("%s: %d %s", tt.cmd, a.status, a.body)
 		}
-		a = send(t, g, "POST", "/v2/jobs/abc/"+tt.cmd, `{"errorCode":"E"}`)
-		if p := a.problem(t); a.status != 400 || p.Title != "INVALID_ARGUMENT" {
+		a = send(t, g, "POST", "/v2/jobs/abc/"+tt.cmd, commandBody(tt.cmd))
+		if p := a.problem(t); a.status != 400 || p.Title != "INVALID_ARGUMENT" || p.Detail != "The provided jobKey 'abc' is not a valid key." {
 			t.Errorf("%s with a bad key: %d %s", tt.cmd, a.status, a.body)
 		}
 		a = send(t, g, "POST", "/v2/jobs/1/"+tt.cmd, `{"variables":`)

@@ -104,6 +104,18 @@ func sendCtx(ctx context.Context, g *camundatest.Gateway, method, path, body str
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
+// commandBody is a valid body for the job command on route cmd
+// (completion, failure or error).
+func commandBody(cmd string) string {
+	switch cmd {
+	case "failure":
+		return `{"retries":1,"errorMessage":"boom"}`
+	case "error":
+		return `{"errorCode":"E"}`
+	}
+	return `{"variables":{}}`
+}
+
 type created struct {
 	ProcessDefinitionID      string         `json:"processDefinitionId"`
 	ProcessDefinitionKey     string         `json:"processDefinitionKey"`
@@ -111,6 +123,23 @@ type created struct {
 	ProcessInstanceKey       string         `json:"processInstanceKey"`
 	TenantID                 string         `json:"tenantId"`
 	Variables                map[string]any `json:"variables"`
+}
+
+// UnmarshalJSON reads keys written as JSON strings (8.8 and later) or as
+// numbers (8.6, 8.7) alike.
+func (c *created) UnmarshalJSON(data []byte) error {
+	type plain created
+	var v struct {
+		plain
+		ProcessDefinitionKey json.Number `json:"processDefinitionKey"`
+		ProcessInstanceKey   json.Number `json:"processInstanceKey"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*c = created(v.plain)
+	c.ProcessDefinitionKey, c.ProcessInstanceKey = v.ProcessDefinitionKey.String(), v.ProcessInstanceKey.String()
+	return nil
 }
 
 // createInstance starts an instance of process and returns what the gateway
@@ -141,6 +170,25 @@ type activatedJob struct {
 	Deadline                 int64             `json:"deadline"`
 	Variables                map[string]any    `json:"variables"`
 	TenantID                 string            `json:"tenantId"`
+}
+
+// UnmarshalJSON reads keys written as JSON strings or numbers alike.
+func (j *activatedJob) UnmarshalJSON(data []byte) error {
+	type plain activatedJob
+	var v struct {
+		plain
+		JobKey               json.Number `json:"jobKey"`
+		ProcessInstanceKey   json.Number `json:"processInstanceKey"`
+		ProcessDefinitionKey json.Number `json:"processDefinitionKey"`
+		ElementInstanceKey   json.Number `json:"elementInstanceKey"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*j = activatedJob(v.plain)
+	j.JobKey, j.ProcessInstanceKey = v.JobKey.String(), v.ProcessInstanceKey.String()
+	j.ProcessDefinitionKey, j.ElementInstanceKey = v.ProcessDefinitionKey.String(), v.ElementInstanceKey.String()
+	return nil
 }
 
 // activate asks for jobs and returns those the gateway activated.
@@ -192,4 +240,13 @@ func readAnswer(t testing.TB, resp *http.Response) answer {
 		t.Fatal(err)
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// newRequest builds a request to the gateway's in-memory transport.
+func newRequest(method, path string) *http.Request {
+	req, err := http.NewRequest(method, "http://gateway.test"+path, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
 }

@@ -3,86 +3,9 @@ package camundatest
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 )
-
-// Version selects the Camunda 8 release whose backpressure answers the
-// gateway imitates. Everything else in the API is the same for every version.
-type Version int
-
-// The versions whose backpressure answers differ.
-const (
-	// V86 answers backpressure with 429 Too Many Requests, as 8.6 and 8.7
-	// gateways do.
-	V86 Version = iota + 1
-	// V880 answers backpressure on commands with 503 RESOURCE_EXHAUSTED and
-	// on job activation with a 500 titled java.lang.RuntimeException, as
-	// 8.8.0 to 8.8.2 do.
-	V880
-	// V883 answers all backpressure with 503 RESOURCE_EXHAUSTED, as 8.8.3 and
-	// later do. It is the default.
-	V883
-)
-
-// String returns the release the version stands for: "8.6", "8.8.0" or
-// "8.8.3".
-func (v Version) String() string {
-	switch v {
-	case V86:
-		return "8.6"
-	case V880:
-		return "8.8.0"
-	case V883:
-		return "8.8.3"
-	}
-	return "Version(" + strconv.Itoa(int(v)) + ")"
-}
-
-// gatewayVersion is what the topology reports as the gateway's version.
-func (v Version) gatewayVersion() string {
-	if v == V86 {
-		return "8.6.0"
-	}
-	return v.String()
-}
-
-// ParseVersion maps a Camunda release such as "8.6", "8.7.4", "8.8.1" or
-// "8.9" to the Version whose backpressure answers it gave. A release without a
-// patch number is taken at its latest patch, so "8.8" is V883. Releases before
-// 8.6 had no REST job API and are refused.
-func ParseVersion(s string) (Version, error) {
-	parts := strings.Split(strings.TrimPrefix(strings.TrimSpace(s), "v"), ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, fmt.Errorf("camundatest: version %q: want major.minor[.patch], such as 8.8.3", s)
-	}
-	nums := make([]int, 3)
-	nums[2] = -1 // no patch: the latest one
-	for i, p := range parts {
-		if i == 2 && (p == "x" || p == "X") {
-			continue
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("camundatest: version %q: %q is not a number", s, p)
-		}
-		nums[i] = n
-	}
-	major, minor, patch := nums[0], nums[1], nums[2]
-	switch {
-	case major != 8 || minor < 6:
-		if major > 8 {
-			return V883, nil
-		}
-		return 0, fmt.Errorf("camundatest: version %q: only Camunda 8.6 and later are emulated", s)
-	case minor < 8:
-		return V86, nil
-	case minor == 8 && patch >= 0 && patch <= 2:
-		return V880, nil
-	}
-	return V883, nil
-}
 
 // Option configures a Gateway. Options are checked when the gateway is
 // built: a bad value makes [New] fail, and [NewGateway] panic, with an error
@@ -146,11 +69,12 @@ func defaultConfig() config {
 	}
 }
 
-// WithVersion selects the release whose backpressure answers the gateway
-// gives; the default is V883.
+// WithVersion selects the release the gateway imitates: the shape of its
+// answers, the requests it accepts and its backpressure answers (see
+// [Version]); the default is V883.
 func WithVersion(v Version) Option {
 	return optionFunc(func(c *config) error {
-		if v < V86 || v > V883 {
+		if !v.known() {
 			return fmt.Errorf("camundatest: WithVersion: unknown version %d", int(v))
 		}
 		c.version = v
@@ -158,7 +82,7 @@ func WithVersion(v Version) Option {
 	})
 }
 
-// WithExceptionTitle makes V86 backpressure answers carry the title
+// WithExceptionTitle makes V86 and V87 backpressure answers carry the title
 // io.camunda.zeebe.broker.client.api.RequestRetriesExhaustedException and
 // that exception's message as detail, as some 8.6 and 8.7 gateways answer
 // when every partition refused, instead of the title RESOURCE_EXHAUSTED. The
@@ -371,7 +295,8 @@ type Faults struct {
 	// the job. By default a faulted request is not carried out.
 	AfterProcessing bool
 	// Routes limits the shares to requests on these route templates, such
-	// as /v2/jobs/{jobKey}/completion; nil means every route.
+	// as /v2/jobs/{jobKey}/completion (see [Routes]); nil means every
+	// route. A template the gateway does not serve is an error.
 	Routes []string
 	// Latency delays every answer, whatever it is, by this much.
 	Latency time.Duration
@@ -391,6 +316,11 @@ func (f Faults) check(where string) error {
 	}
 	if f.Latency < 0 {
 		return fmt.Errorf("camundatest: %s: Faults.Latency is %v, want 0 or more", where, f.Latency)
+	}
+	for _, r := range f.Routes {
+		if err := checkRoute(where+": Faults.Routes", r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ const (
 	detailCapacity = "Reached maximum capacity of requests handled"
 	// The 8.8.3+ gateway's answer once every partition refused.
 	detailRetriesExhausted = "Expected to handle request, but all retries have been exhausted"
-	// The message of RequestRetriesExhaustedException.
-	detailRetriesExhaustedException = "Expected to execute the command on one of the partitions, but all failed; there are no more partitions available to retry. Please try again. If the error persists contact your zeebe operator"
+	// The 8.6 and 8.7 gateway's answer, titled with the exception's class,
+	// when RequestRetriesExhaustedException reached its RestErrorMapper.
+	detailRetriesExhaustedException = "Expected to handle REST API request, but all retries have been exhausted"
 	// The broker's answer while its disk is full; the emulated cluster has
 	// one partition.
 	detailOutOfDisk = "Cannot accept requests for partition 1. Broker is out of disk space"
@@ -37,7 +38,7 @@ func problem(status int, title, detail, instance string) *verdict.Problem {
 // requests.
 func backpressure(v Version, exceptionTitle, outOfDisk, activation bool, jobType, instance string) *verdict.Problem {
 	switch v {
-	case V86:
+	case V86, V87:
 		if outOfDisk {
 			return problem(http.StatusTooManyRequests, titleResourceExhausted, detailOutOfDisk, instance)
 		}
@@ -100,11 +101,15 @@ func unreadable(instance string) *verdict.Problem {
 }
 
 // rejection is the broker's refusal of a command, as the gateway maps it:
-// NOT_FOUND is 404, INVALID_STATE 409.
+// NOT_FOUND is 404, INVALID_STATE and ALREADY_EXISTS 409, INVALID_ARGUMENT
+// 400.
 func rejection(intent, code, reason, instance string) *verdict.Problem {
 	status := http.StatusNotFound
-	if code == "INVALID_STATE" {
+	switch code {
+	case "INVALID_STATE", "ALREADY_EXISTS":
 		status = http.StatusConflict
+	case "INVALID_ARGUMENT":
+		status = http.StatusBadRequest
 	}
 	return problem(status, code, fmt.Sprintf("Command '%s' rejected with code '%s': %s", intent, code, reason), instance)
 }

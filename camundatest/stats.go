@@ -25,12 +25,15 @@ type RouteStats struct {
 	Faults int64
 	// Resets counts the connections reset during a Reset outage.
 	Resets int64
+	// Forced counts the requests answered with a status forced by
+	// Gateway.Force.
+	Forced int64
 }
 
 // Rejected is the number of requests the gateway refused or failed on
-// purpose: backpressure, out of disk, faults and resets.
+// purpose: backpressure, out of disk, faults, resets and forced answers.
 func (s RouteStats) Rejected() int64 {
-	return s.Backpressure + s.OutOfDisk + s.Faults + s.Resets
+	return s.Backpressure + s.OutOfDisk + s.Faults + s.Resets + s.Forced
 }
 
 // Stats is a snapshot of the gateway's counters.
@@ -74,6 +77,7 @@ func (s Stats) Total() RouteStats {
 		t.OutOfDisk += r.OutOfDisk
 		t.Faults += r.Faults
 		t.Resets += r.Resets
+		t.Forced += r.Forced
 	}
 	return t
 }
@@ -135,6 +139,9 @@ func (s Stats) String() string {
 		r := s.Routes[route]
 		fmt.Fprintf(&b, "\n%s: requests %d, accepted %d, backpressure %d, out of disk %d, faults %d, resets %d",
 			route, r.Requests, r.Accepted, r.Backpressure, r.OutOfDisk, r.Faults, r.Resets)
+		if r.Forced > 0 {
+			fmt.Fprintf(&b, ", forced %d", r.Forced)
+		}
 	}
 	return b.String()
 }

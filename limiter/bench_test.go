@@ -1,13 +1,12 @@
 package limiter_test
 
 import (
-	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 )
 
@@ -15,7 +14,7 @@ import (
 // benchmarks measure the layer and nothing else.
 func base() http.RoundTripper {
 	resp := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
-	return roundTripperFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	return testkit.Func(func(*http.Request) (*http.Response, error) { return resp, nil })
 }
 
 // BenchmarkBase is the bare base, for reference.
@@ -49,11 +48,12 @@ func BenchmarkUnlimitedParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkUnlimitedHooks adds gauge hooks that do nothing.
+// BenchmarkUnlimitedHooks adds hooks that do nothing: no attempt waits, so
+// none is called.
 func BenchmarkUnlimitedHooks(b *testing.B) {
-	rt := limiter.New(base(), limiter.Settings{Hooks: limiter.Hooks{
-		OnLimit: func(string, int) {}, OnInFlight: func(string, int) {}, OnWaiting: func(string, int) {},
-	}})
+	rt := limiter.New(base(), limiter.Settings{}, limiter.WithHooks(limiter.Hooks{
+		OnWait: func(string, time.Duration) {}, OnReject: func(string) {},
+	}))
 	req := newReq("POST", target)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -63,12 +63,12 @@ func BenchmarkUnlimitedHooks(b *testing.B) {
 
 // held returns a limiter whose host has a limit, one too high to be
 // reached: every attempt takes the mutex and reads the clock, none waits.
-func held(b *testing.B) http.RoundTripper {
+func held() http.RoundTripper {
 	var refused atomic.Bool
 	ok := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
-	rt := limiter.New(roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+	rt := limiter.New(testkit.Func(func(req *http.Request) (*http.Response, error) {
 		if refused.CompareAndSwap(false, true) {
-			return &http.Response{StatusCode: 429, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(""))}, nil
+			return testkit.Response(req, 429, "", ""), nil
 		}
 		return ok, nil
 	}), limiter.Settings{Initial: 1 << 20, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
@@ -78,7 +78,7 @@ func held(b *testing.B) http.RoundTripper {
 
 // BenchmarkHeld is the cost of an attempt while the host's limit holds.
 func BenchmarkHeld(b *testing.B) {
-	rt, req := held(b), newReq("POST", target)
+	rt, req := held(), newReq("POST", target)
 	b.ReportAllocs()
 	for b.Loop() {
 		rt.RoundTrip(req)
@@ -86,7 +86,7 @@ func BenchmarkHeld(b *testing.B) {
 }
 
 func BenchmarkHeldParallel(b *testing.B) {
-	rt := held(b)
+	rt := held()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		req := newReq("POST", target)
@@ -102,5 +102,15 @@ func BenchmarkDrain(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rt.RoundTrip(req)
+	}
+}
+
+// BenchmarkStats is a scrape of one host's numbers.
+func BenchmarkStats(b *testing.B) {
+	lt := limiter.New(base(), limiter.Settings{})
+	lt.RoundTrip(newReq("POST", target))
+	b.ReportAllocs()
+	for b.Loop() {
+		lt.Stats()
 	}
 }

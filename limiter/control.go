@@ -49,7 +49,7 @@ func (c *control) permits() int {
 	return int(c.limit)
 }
 
-// report returns the limit as the OnLimit hook gives it.
+// report returns the limit as HostStats gives it.
 func (c *control) report() int {
 	if c.unlimited() {
 		return Unlimited
@@ -71,13 +71,12 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 		c.epoch++
 		return
 	}
-	if epoch != c.epoch && !c.p.everySignal {
+	if epoch != c.epoch {
 		return
 	}
 	l := c.limit * c.p.decrease
 	switch {
-	case !c.p.capInFlight:
-	case others < c.known && c.p.shed:
+	case others < c.known:
 		// The host took fewer attempts than it did last time: another
 		// client took some of its room (or the host shrank). Shedding a
 		// share of what is still in flight, rather than only the attempt
@@ -89,7 +88,7 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 		// flight, which the host does accept, at once.
 		l = min(l, others)
 	}
-	if l < c.p.floor && c.p.floorPause {
+	if l < c.p.floor {
 		// The limit cannot follow the server below the floor. Without a
 		// pause the floor's permits would pass from waiter to waiter, each
 		// refused within a round trip; with it, a host that gets nothing
@@ -132,7 +131,7 @@ func (c *control) healthy(d time.Duration, n int, waiting bool) {
 		return
 	}
 	switch {
-	case c.p.accelerate && c.limit > c.known:
+	case c.limit > c.known:
 		// A permit every 1/increase rounds up to a permit above the known
 		// level, then exponential in the rounds spent above it: a server
 		// that grew is found within a second or two, while a steady one
@@ -158,9 +157,6 @@ func (c *control) advance(now time.Time) {
 		c.limit, c.known = math.Inf(1), 0
 		return
 	}
-	if !c.p.growOnTimer {
-		return
-	}
 	if k := now.Sub(c.grownAt) / c.p.interval; k > 0 {
 		c.limit += float64(k)
 		c.grownAt = c.grownAt.Add(k * c.p.interval)
@@ -176,18 +172,5 @@ func (c *control) next(now time.Time) time.Time {
 	if now.Before(c.holdUntil) {
 		return c.holdUntil
 	}
-	if c.p.growOnTimer {
-		return c.grownAt.Add(c.p.interval)
-	}
-	if ua := c.p.unlimitedAfter; ua >= 0 {
-		return later(c.signalAt, c.reachedAt).Add(ua)
-	}
-	return time.Time{}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return c.grownAt.Add(c.p.interval)
 }

@@ -9,8 +9,13 @@ import (
 	"github.com/ebb-go/ebb/limiter"
 )
 
-// A gateway pushing back teaches the limiter its limit; the hooks report
-// it, here to the console, in a program to package metrics.
+// roundTripperFunc adapts a function to http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A gateway pushing back teaches the limiter its limit, which Stats
+// reports, here to the console, in a program to package metrics.
 func Example() {
 	gateway := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		return &http.Response{
@@ -20,16 +25,8 @@ func Example() {
 			Request:    req,
 		}, nil
 	})
-	client := &http.Client{Transport: limiter.New(gateway, limiter.Settings{
-		Initial: 8,
-		Hooks: limiter.Hooks{OnLimit: func(host string, limit int) {
-			if limit == limiter.Unlimited {
-				fmt.Println(host, "unlimited")
-				return
-			}
-			fmt.Println(host, "limit", limit)
-		}},
-	})}
+	lt := limiter.New(gateway, limiter.Settings{Initial: 8})
+	client := &http.Client{Transport: lt}
 
 	for range 2 {
 		resp, err := client.Post("http://camunda.example:8080/v2/process-instances", "application/json", strings.NewReader("{}"))
@@ -38,18 +35,16 @@ func Example() {
 			return
 		}
 		resp.Body.Close()
-		fmt.Println(resp.StatusCode)
+		s := lt.Stats()[0]
+		fmt.Println(resp.StatusCode, s.Host, "limit", s.Limit)
 	}
 	// The first refusal sets the limit (to Initial); the second came with
 	// nothing else in flight, so the host accepts nothing more: the limit
 	// falls to its floor.
 
 	// Output:
-	// camunda.example:8080 unlimited
-	// camunda.example:8080 limit 8
-	// 503
-	// camunda.example:8080 limit 1
-	// 503
+	// 503 camunda.example:8080 limit 8
+	// 503 camunda.example:8080 limit 1
 }
 
 // ParseProfile reads the EBB_ and the Camunda SDK spellings alike.

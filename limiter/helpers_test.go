@@ -4,136 +4,77 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
-	"github.com/ebb-go/ebb/verdict"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const problem = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503}`
+func waitIdle() { synctest.Wait() }
 
-// gate is an in-memory RoundTripper that holds every attempt until the test
-// answers it, so that tests decide what is in flight and when it returns.
-// Run it under testing/synctest, where synctest.Wait lets every attempt
-// reach it.
-type gate struct {
-	mu    sync.Mutex
-	calls []*call
+const (
+	target = "http://sim.test/v2/process-instances"
+	label  = "sim.test:80"
+)
+
+// events keeps what the hooks were told.
+type events struct {
+	mu      sync.Mutex
+	waits   []time.Duration
+	rejects int
 }
 
-type call struct {
-	req    *http.Request
-	answer chan func() (*http.Response, error)
-}
-
-func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := &call{req: req, answer: make(chan func() (*http.Response, error), 1)}
-	g.mu.Lock()
-	g.calls = append(g.calls, c)
-	g.mu.Unlock()
-	select {
-	case a := <-c.answer:
-		return a()
-	case <-req.Context().Done():
-		return nil, req.Context().Err()
-	}
-}
-
-// take returns the attempts that reached the gate since the last take.
-func (g *gate) take() []*call {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c := g.calls
-	g.calls = nil
-	return c
-}
-
-func (c *call) ok() {
-	c.answer <- func() (*http.Response, error) { return answer(c.req, 200, ""), nil }
-}
-func (c *call) backpressure() {
-	c.answer <- func() (*http.Response, error) { return answer(c.req, 503, problem), nil }
-}
-
-func answer(req *http.Request, code int, body string) *http.Response {
-	h := http.Header{}
-	if body != "" {
-		h.Set("Content-Type", "application/problem+json")
-	}
-	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}
-}
-
-// recorder keeps what the hooks said.
-type recorder struct {
-	mu                        sync.Mutex
-	limits, inFlight, waiting []int
-	waits                     []time.Duration
-	rejects                   int
-	hosts                     map[string]bool
-}
-
-func (r *recorder) hooks() limiter.Hooks {
-	add := func(host string, s *[]int, n int) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.hosts == nil {
-			r.hosts = map[string]bool{}
-		}
-		r.hosts[host] = true
-		*s = append(*s, n)
-	}
+func (e *events) hooks() limiter.Hooks {
 	return limiter.Hooks{
-		OnLimit:    func(host string, n int) { add(host, &r.limits, n) },
-		OnInFlight: func(host string, n int) { add(host, &r.inFlight, n) },
-		OnWaiting:  func(host string, n int) { add(host, &r.waiting, n) },
 		OnWait: func(host string, d time.Duration) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.waits = append(r.waits, d)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.waits = append(e.waits, d)
 		},
 		OnReject: func(host string) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.rejects++
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.rejects++
 		},
 	}
 }
 
-func last(s []int) int {
-	if len(s) == 0 {
-		return -1
+func (e *events) get() ([]time.Duration, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]time.Duration(nil), e.waits...), e.rejects
+}
+
+// statsOf returns the numbers of host, and whether the limiter keeps it.
+func statsOf(lt *limiter.Transport, host string) (limiter.HostStats, bool) {
+	for _, s := range lt.Stats() {
+		if s.Host == host {
+			return s, true
+		}
 	}
-	return s[len(s)-1]
+	return limiter.HostStats{}, false
 }
 
-func (r *recorder) lastLimit() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return last(r.limits)
-}
-
-func (r *recorder) lastInFlight() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return last(r.inFlight)
-}
-
-func (r *recorder) lastWaiting() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return last(r.waiting)
+// stats returns the numbers of sim.test.
+func stats(t *testing.T, lt *limiter.Transport) limiter.HostStats {
+	t.Helper()
+	s, ok := statsOf(lt, label)
+	if !ok {
+		t.Fatalf("no state for %s", label)
+	}
+	return s
 }
 
 // frozen are settings whose limit moves only on backpressure: no growth
 // from answers or time, never back to unlimited.
-func frozen(h limiter.Hooks) limiter.Settings {
-	return limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Hour, UnlimitedAfter: -1, Hooks: h}
+func frozen() limiter.Settings {
+	return limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Hour, UnlimitedAfter: -1}
 }
 
 // result is what a RoundTrip returned.
@@ -144,7 +85,7 @@ type result struct {
 }
 
 // send runs one RoundTrip in a goroutine and returns where its result will
-// arrive.
+// arrive; a panic arrives as an error.
 func send(rt http.RoundTripper, req *http.Request) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
@@ -172,23 +113,21 @@ func newReq(method, url string) *http.Request {
 	return req
 }
 
-const target = "http://sim.test/v2/process-instances"
-
 // saturate brings lt's host to a limit of n with n attempts in flight at g,
 // which it returns, held: n+1 attempts go out while the limit is out of the
 // way, and the first one is refused.
-func saturate(t *testing.T, lt http.RoundTripper, g *gate, n int) []*call {
+func saturate(t *testing.T, lt http.RoundTripper, g *testkit.Gate, n int) []*testkit.Held {
 	t.Helper()
 	var done []<-chan result
 	for range n + 1 {
 		done = append(done, send(lt, newReq("POST", target)))
 	}
 	waitIdle()
-	calls := g.take()
+	calls := g.Take()
 	if len(calls) != n+1 {
 		t.Fatalf("%d attempts reached the base, want %d", len(calls), n+1)
 	}
-	calls[0].backpressure()
+	calls[0].Answer(testkit.ResourceExhausted)
 	waitIdle()
 	// The refused attempt returned; the others are still in flight.
 	returned := 0
@@ -208,25 +147,9 @@ func saturate(t *testing.T, lt http.RoundTripper, g *gate, n int) []*call {
 	return calls[1:]
 }
 
-// isRefused reports whether err is a refusal of the limiter.
-func isRefused(err error) bool { return verdict.Of(nil, nil, err).Kind == verdict.Refused }
-
-// trackedBody records whether it was closed.
-type trackedBody struct {
-	io.Reader
-	mu     sync.Mutex
-	closed bool
-}
-
-func (b *trackedBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closed = true
-	return nil
-}
-
-func (b *trackedBody) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closed
+// answerAll answers every held attempt with step.
+func answerAll(held []*testkit.Held, step testkit.Step) {
+	for _, h := range held {
+		h.Answer(step)
+	}
 }

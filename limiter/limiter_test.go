@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
@@ -13,11 +14,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/verdict"
 )
-
-func waitIdle() { synctest.Wait() }
 
 func TestParseProfile(t *testing.T) {
 	tests := []struct {
@@ -58,31 +58,31 @@ func TestParseProfile(t *testing.T) {
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		give limiter.Settings
-		want string // in the error; "" for valid
+		want string // the error's text after ErrInvalidSettings; "" for valid
 	}{
 		{limiter.Settings{}, ""},
 		{limiter.Settings{Profile: limiter.Off}, ""},
 		{limiter.Settings{Floor: 2, Initial: 2, Decrease: 0.5, Increase: 1, RecoveryInterval: time.Second,
 			UnlimitedAfter: -1, MaxWaiters: 1, MaxHosts: 1}, ""},
-		{limiter.Settings{Profile: 9}, "profile"},
-		{limiter.Settings{Floor: -1}, "Floor"},
-		{limiter.Settings{Initial: -1}, "Initial"},
-		{limiter.Settings{Floor: 4, Initial: 3}, "Initial 3 is below the floor"},
-		{limiter.Settings{Decrease: 1}, "Decrease"},
-		{limiter.Settings{Decrease: -0.5}, "Decrease"},
-		{limiter.Settings{Increase: 2}, "Increase"},
-		{limiter.Settings{Increase: -1}, "Increase"},
-		{limiter.Settings{RecoveryInterval: -time.Second}, "RecoveryInterval"},
-		{limiter.Settings{MaxWaiters: -1}, "MaxWaiters"},
-		{limiter.Settings{MaxHosts: -1}, "MaxHosts"},
+		{limiter.Settings{Profile: 9}, "Profile = Profile(9): is not a known profile"},
+		{limiter.Settings{Floor: -1}, "Floor = -1: must not be negative"},
+		{limiter.Settings{Initial: -1}, "Initial = -1: must not be negative"},
+		{limiter.Settings{Floor: 4, Initial: 3}, "Initial = 3: must not be below Floor (4)"},
+		{limiter.Settings{Decrease: 1}, "Decrease = 1: must be in (0, 1)"},
+		{limiter.Settings{Decrease: -0.5}, "Decrease = -0.5: must be in (0, 1)"},
+		{limiter.Settings{Increase: 2}, "Increase = 2: must be in (0, 1]"},
+		{limiter.Settings{Increase: -1}, "Increase = -1: must be in (0, 1]"},
+		{limiter.Settings{RecoveryInterval: -time.Second}, "RecoveryInterval = -1s: must not be negative"},
+		{limiter.Settings{MaxWaiters: -1}, "MaxWaiters = -1: must not be negative"},
+		{limiter.Settings{MaxHosts: -1}, "MaxHosts = -1: must not be negative"},
 	}
 	for _, tt := range tests {
 		err := tt.give.Validate()
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%+v: %v", tt.give, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, limiter.ErrInvalidSettings)):
-			t.Errorf("%+v: error %v, want one matching ErrInvalidSettings about %s", tt.give, err, tt.want)
+		case tt.want != "" && (err == nil || err.Error() != limiter.ErrInvalidSettings.Error()+": "+tt.want || !errors.Is(err, limiter.ErrInvalidSettings)):
+			t.Errorf("%+v: error %v, want %q matching ErrInvalidSettings", tt.give, err, tt.want)
 		}
 	}
 	defer func() {
@@ -93,76 +93,110 @@ func TestValidate(t *testing.T) {
 	limiter.New(nil, limiter.Settings{Decrease: 3})
 }
 
-// Off is a pass-through: the base's answers as they are, no hooks.
-func TestOff(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, limiter.Settings{Profile: limiter.Off, Hooks: rec.hooks()})
-		var done []<-chan result
-		for range 20 {
-			done = append(done, send(lt, newReq("POST", target)))
+// Every float setting refuses NaN and both infinities. The fields are found
+// by reflection, so a float setting added later is covered too.
+func TestValidateNonFinite(t *testing.T) {
+	typ := reflect.TypeFor[limiter.Settings]()
+	fields := 0
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.Float64 {
+			continue
 		}
-		waitIdle()
-		for _, c := range g.take() {
-			c.backpressure()
-		}
-		for _, ch := range done {
-			if r := <-ch; r.err != nil || r.resp.StatusCode != 503 {
-				t.Errorf("got %v, %v", r.resp, r.err)
+		fields++
+		for _, give := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			var s limiter.Settings
+			reflect.ValueOf(&s).Elem().Field(i).SetFloat(give)
+			err := s.Validate()
+			want := fmt.Sprintf("%v: %s = %v: ", limiter.ErrInvalidSettings, f.Name, give)
+			if !errors.Is(err, limiter.ErrInvalidSettings) || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%s = %v: error %v, want one starting %q", f.Name, give, err, want)
 			}
 		}
-		done = done[:0]
-		for range 20 {
-			done = append(done, send(lt, newReq("POST", target)))
-		}
-		waitIdle()
-		calls := g.take()
-		if len(calls) != 20 {
-			t.Errorf("after backpressure, %d of 20 attempts reached the base", len(calls))
-		}
-		for _, c := range calls {
-			c.ok()
-		}
-		waitIdle()
-		if len(rec.limits)+len(rec.inFlight)+len(rec.waiting) != 0 {
-			t.Errorf("hooks called: %+v", &rec)
-		}
-	})
-	resp := answer(nil, 200, "")
-	lt := limiter.New(roundTripperFunc(func(*http.Request) (*http.Response, error) { return resp, nil }), limiter.Settings{Profile: limiter.Off})
-	if got, err := lt.RoundTrip(newReq("GET", target)); got != resp || err != nil {
-		t.Errorf("got %p, %v; want the base's response %p", got, err, resp)
+	}
+	if fields == 0 {
+		t.Fatal("no float setting found")
 	}
 }
 
-type roundTripperFunc func(*http.Request) (*http.Response, error)
+// Settings reports the numbers in force, the profile's where none was set.
+func TestSettings(t *testing.T) {
+	tests := []struct {
+		give, want limiter.Settings
+	}{
+		{limiter.Settings{}, limiter.Settings{Floor: 1, Decrease: 0.9, Increase: 0.05, RecoveryInterval: time.Second,
+			UnlimitedAfter: 30 * time.Second, MaxWaiters: 1024, MaxHosts: 1024}},
+		{limiter.Settings{Profile: limiter.Conservative, MaxWaiters: 7}, limiter.Settings{Profile: limiter.Conservative,
+			Floor: 1, Decrease: 0.8, Increase: 0.02, RecoveryInterval: 2 * time.Second, UnlimitedAfter: time.Minute,
+			MaxWaiters: 7, MaxHosts: 1024}},
+		{limiter.Settings{Profile: limiter.Aggressive, UnlimitedAfter: -1, Initial: 4}, limiter.Settings{Profile: limiter.Aggressive,
+			Floor: 1, Initial: 4, Decrease: 0.95, Increase: 0.1, RecoveryInterval: 500 * time.Millisecond, UnlimitedAfter: -1,
+			MaxWaiters: 1024, MaxHosts: 1024}},
+	}
+	for _, tt := range tests {
+		if got := limiter.New(nil, tt.give).Settings(); got != tt.want {
+			t.Errorf("New(%+v).Settings() = %+v, want %+v", tt.give, got, tt.want)
+		}
+	}
+}
 
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+// Off is a pass-through: the base's answers as they are, no state, no hooks.
+func TestOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ev events
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{Profile: limiter.Off}, limiter.WithHooks(ev.hooks()))
+		for round := range 2 {
+			var done []<-chan result
+			for range 20 {
+				done = append(done, send(lt, newReq("POST", target)))
+			}
+			waitIdle()
+			calls := g.Take()
+			if len(calls) != 20 {
+				t.Errorf("round %d: %d of 20 attempts reached the base", round, len(calls))
+			}
+			answerAll(calls, testkit.ResourceExhausted)
+			for _, ch := range done {
+				if r := <-ch; r.err != nil || r.resp.StatusCode != 503 {
+					t.Errorf("got %v, %v", r.resp, r.err)
+				}
+			}
+		}
+		if st := lt.Stats(); len(st) != 0 {
+			t.Errorf("Stats() = %+v, want none", st)
+		}
+		if waits, rejects := ev.get(); len(waits)+rejects != 0 {
+			t.Errorf("hooks called: %v, %d", waits, rejects)
+		}
+	})
+	want := testkit.Response(nil, 200, "", "")
+	lt := limiter.New(testkit.Func(func(*http.Request) (*http.Response, error) { return want, nil }), limiter.Settings{Profile: limiter.Off})
+	if got, err := lt.RoundTrip(newReq("GET", target)); got != want || err != nil {
+		t.Errorf("got %p, %v; want the base's response %p", got, err, want)
+	}
+}
 
 // Before any backpressure the limit is out of the way.
 func TestUnlimitedUntilBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, limiter.Settings{Hooks: rec.hooks()})
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{})
 		for range 500 {
 			send(lt, newReq("GET", target))
 		}
 		waitIdle()
-		calls := g.take()
+		calls := g.Take()
 		if len(calls) != 500 {
 			t.Fatalf("%d of 500 attempts reached the base", len(calls))
 		}
-		if l, n := rec.lastLimit(), rec.lastInFlight(); l != limiter.Unlimited || n != 500 {
-			t.Errorf("limit %d, in flight %d; want unlimited, 500", l, n)
+		if s := stats(t, lt); s != (limiter.HostStats{Host: label, Limit: limiter.Unlimited, InFlight: 500}) {
+			t.Errorf("Stats %+v; want unlimited, 500 in flight", s)
 		}
-		for _, c := range calls {
-			c.ok()
-		}
+		answerAll(calls, testkit.OK)
 		waitIdle()
-		if n := rec.lastInFlight(); n != 0 {
-			t.Errorf("in flight %d after all answered", n)
+		if s := stats(t, lt); s.InFlight != 0 {
+			t.Errorf("in flight %d after all answered", s.InFlight)
 		}
 	})
 }
@@ -171,21 +205,24 @@ func TestUnlimitedUntilBackpressure(t *testing.T) {
 // started before the decrease are its tail, not new signals.
 func TestOneBurstOneDecrease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, frozen(rec.hooks()))
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
 		for range 50 {
 			send(lt, newReq("POST", target))
 		}
 		waitIdle()
-		for _, c := range g.take() {
-			c.backpressure()
-		}
+		calls := g.Take()
+		calls[0].Answer(testkit.ResourceExhausted)
 		waitIdle()
-		// The first refusal saw 49 others in flight; the 49 that followed
-		// started before the decrease.
-		if want := []int{limiter.Unlimited, 49}; !reflect.DeepEqual(rec.limits, want) {
-			t.Fatalf("limits %v, want %v", rec.limits, want)
+		// The first refusal saw 49 others in flight.
+		if s := stats(t, lt); s.Limit != 49 {
+			t.Fatalf("limit %d after the first refusal, want 49", s.Limit)
+		}
+		// The 49 that follow started before the decrease.
+		answerAll(calls[1:], testkit.ResourceExhausted)
+		waitIdle()
+		if s := stats(t, lt); s.Limit != 49 {
+			t.Fatalf("limit %d after the burst, want 49", s.Limit)
 		}
 		// A second burst, started after the decrease, is a second signal,
 		// and again only one: 49 in flight against a host that took 49
@@ -194,12 +231,10 @@ func TestOneBurstOneDecrease(t *testing.T) {
 			send(lt, newReq("POST", target))
 		}
 		waitIdle()
-		for _, c := range g.take() {
-			c.backpressure()
-		}
+		answerAll(g.Take(), testkit.ResourceExhausted)
 		waitIdle()
-		if want := []int{limiter.Unlimited, 49, 43}; !reflect.DeepEqual(rec.limits, want) {
-			t.Errorf("limits %v, want %v", rec.limits, want)
+		if s := stats(t, lt); s.Limit != 43 {
+			t.Errorf("limit %d after the second burst, want 43", s.Limit)
 		}
 	})
 }
@@ -208,9 +243,9 @@ func TestOneBurstOneDecrease(t *testing.T) {
 // permits return.
 func TestWaitersFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, frozen(rec.hooks()))
+		var ev events
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen(), limiter.WithHooks(ev.hooks()))
 		held := saturate(t, lt, g, 2)
 		var done []<-chan result
 		for i := range 5 {
@@ -219,26 +254,24 @@ func TestWaitersFIFO(t *testing.T) {
 			done = append(done, send(lt, req))
 			waitIdle()
 		}
-		if n := len(g.take()); n != 0 || rec.lastWaiting() != 5 {
-			t.Fatalf("%d attempts passed the limit, %d waiting; want 0, 5", n, rec.lastWaiting())
+		if n, s := len(g.Take()), stats(t, lt); n != 0 || s.Waiting != 5 || s.InFlight != 2 {
+			t.Fatalf("%d attempts passed the limit, %+v; want 0, 5 waiting, 2 in flight", n, s)
 		}
 		var order []string
 		for len(order) < 5 {
-			held[0].ok()
+			held[0].Answer(testkit.OK)
 			held = held[1:]
 			time.Sleep(time.Second)
 			waitIdle()
-			for _, c := range g.take() {
-				order = append(order, c.req.Header.Get("X-Order"))
+			for _, c := range g.Take() {
+				order = append(order, c.Req.Header.Get("X-Order"))
 				held = append(held, c)
 			}
 		}
 		if want := []string{"0", "1", "2", "3", "4"}; !reflect.DeepEqual(order, want) {
 			t.Errorf("order %v, want %v", order, want)
 		}
-		for _, c := range held {
-			c.ok()
-		}
+		answerAll(held, testkit.OK)
 		for i, ch := range done {
 			r := <-ch
 			if r.err != nil || r.resp.StatusCode != 200 {
@@ -246,126 +279,143 @@ func TestWaitersFIFO(t *testing.T) {
 			}
 		}
 		// One permit came back each second, from the first at 0s.
-		if want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second}; !reflect.DeepEqual(rec.waits, want) {
-			t.Errorf("OnWait got %v, want %v", rec.waits, want)
+		waits, _ := ev.get()
+		if want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second}; !reflect.DeepEqual(waits, want) {
+			t.Errorf("OnWait got %v, want %v", waits, want)
 		}
-		if rec.lastWaiting() != 0 || rec.lastInFlight() != 0 {
-			t.Errorf("waiting %d, in flight %d at the end", rec.lastWaiting(), rec.lastInFlight())
+		if s := stats(t, lt); s.Waiting != 0 || s.InFlight != 0 {
+			t.Errorf("%+v at the end", s)
 		}
 	})
 }
 
-// A full queue refuses at once, with an error that says so and names the
-// host, and closes the request's body.
+// A full queue refuses at once, with an error that says so, names the host
+// and says nothing was sent, and closes the request's body.
 func TestQueueFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		s := frozen(rec.hooks())
+		var ev events
+		g := &testkit.Gate{}
+		s := frozen()
 		s.MaxWaiters = 2
-		lt := limiter.New(g, s)
+		lt := limiter.New(g, s, limiter.WithHooks(ev.hooks()))
 		held := saturate(t, lt, g, 1)
 		send(lt, newReq("POST", target))
 		send(lt, newReq("POST", target))
 		waitIdle()
-		body := &trackedBody{Reader: strings.NewReader("{}")}
+		body := testkit.NewBody("{}")
 		req := newReq("POST", target)
 		req.Body = body
 		start := time.Now()
 		resp, err := lt.RoundTrip(req)
-		if resp != nil || !errors.Is(err, limiter.ErrQueueFull) || !errors.Is(err, verdict.ErrRefused) {
-			t.Fatalf("got %v, %v; want an error matching ErrQueueFull and verdict.ErrRefused", resp, err)
+		for _, want := range []error{limiter.ErrQueueFull, verdict.ErrRefused, verdict.ErrNotSent} {
+			if resp != nil || !errors.Is(err, want) {
+				t.Errorf("got %v, %v; want an error matching %v", resp, err, want)
+			}
 		}
-		if !isRefused(err) {
-			t.Errorf("verdict of %v is not Refused", err)
+		if a := verdict.Of(req, nil, err); a.Kind != verdict.Refused || !a.NotSent {
+			t.Errorf("verdict of %v is %+v, want Refused, not sent", err, a)
 		}
 		if !strings.Contains(err.Error(), "sim.test:80") {
 			t.Errorf("error %q does not name the host", err)
 		}
-		if time.Since(start) != 0 || !body.isClosed() || rec.rejects != 1 {
-			t.Errorf("took %v, body closed %v, OnReject calls %d; want at once, closed, 1", time.Since(start), body.isClosed(), rec.rejects)
+		if waits, rejects := ev.get(); time.Since(start) != 0 || !body.Closed() || rejects != 1 || len(waits) != 0 {
+			t.Errorf("took %v, body closed %v, OnReject calls %d, waits %v; want at once, closed, 1, none",
+				time.Since(start), body.Closed(), rejects, waits)
 		}
-		held[0].ok()
-		waitIdle()
-		for _, c := range g.take() {
-			c.ok()
-		}
-		waitIdle()
-		for _, c := range g.take() {
-			c.ok()
+		held[0].Answer(testkit.OK)
+		for range 2 {
+			waitIdle()
+			answerAll(g.Take(), testkit.OK)
 		}
 		waitIdle()
 	})
 }
 
 // Cancelling a waiting attempt returns at once, frees its place in the
-// queue and closes its body.
+// queue and closes its body; the error says nothing was sent.
 func TestCancelWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		s := frozen(rec.hooks())
+		var ev events
+		g := &testkit.Gate{}
+		s := frozen()
 		s.MaxWaiters = 1
-		lt := limiter.New(g, s)
+		lt := limiter.New(g, s, limiter.WithHooks(ev.hooks()))
 		held := saturate(t, lt, g, 1)
 
 		ctx, cancel := context.WithCancel(context.Background())
-		body := &trackedBody{Reader: strings.NewReader("{}")}
+		body := testkit.NewBody("{}")
 		req := newReq("POST", target).WithContext(ctx)
 		req.Body = body
 		ch := send(lt, req)
 		waitIdle()
-		if rec.lastWaiting() != 1 {
-			t.Fatalf("waiting %d, want 1", rec.lastWaiting())
+		if s := stats(t, lt); s.Waiting != 1 {
+			t.Fatalf("waiting %d, want 1", s.Waiting)
 		}
 		time.Sleep(3 * time.Second)
 		cancel()
 		r := <-ch
-		if r.resp != nil || !errors.Is(r.err, context.Canceled) || r.took != 3*time.Second {
-			t.Errorf("got %v, %v after %v; want context.Canceled after 3s", r.resp, r.err, r.took)
+		if r.resp != nil || !errors.Is(r.err, context.Canceled) || !errors.Is(r.err, verdict.ErrNotSent) || r.took != 3*time.Second {
+			t.Errorf("got %v, %v after %v; want context.Canceled and ErrNotSent after 3s", r.resp, r.err, r.took)
 		}
-		if k := verdict.Of(req, nil, r.err).Kind; k != verdict.Canceled {
-			t.Errorf("verdict %v, want canceled", k)
+		if a := verdict.Of(req, nil, r.err); a.Kind != verdict.Canceled || !a.NotSent {
+			t.Errorf("verdict %+v, want canceled, not sent", a)
 		}
-		if !body.isClosed() {
+		if !body.Closed() {
 			t.Error("body not closed")
 		}
-		if rec.lastWaiting() != 0 || len(rec.waits) != 1 || rec.waits[0] != 3*time.Second {
-			t.Errorf("waiting %d, waits %v; want 0, [3s]", rec.lastWaiting(), rec.waits)
+		if waits, _ := ev.get(); stats(t, lt).Waiting != 0 || !reflect.DeepEqual(waits, []time.Duration{3 * time.Second}) {
+			t.Errorf("waiting %d, waits %v; want 0, [3s]", stats(t, lt).Waiting, waits)
 		}
 		// Its place is free: another may wait, and gets the permit.
 		ch = send(lt, newReq("POST", target))
 		waitIdle()
-		if rec.lastWaiting() != 1 {
-			t.Fatalf("waiting %d, want 1: the queue did not free the place", rec.lastWaiting())
+		if s := stats(t, lt); s.Waiting != 1 {
+			t.Fatalf("waiting %d, want 1: the queue did not free the place", s.Waiting)
 		}
-		held[0].ok()
+		held[0].Answer(testkit.OK)
 		waitIdle()
-		calls := g.take()
+		calls := g.Take()
 		if len(calls) != 1 {
 			t.Fatalf("%d attempts reached the base, want the waiter's", len(calls))
 		}
-		calls[0].ok()
+		calls[0].Answer(testkit.OK)
 		if r := <-ch; r.err != nil {
 			t.Error(r.err)
 		}
 	})
 }
 
-// A waiter whose context has a deadline leaves the queue at the deadline.
-func TestDeadlineWhileWaiting(t *testing.T) {
+// A waiter whose context has a deadline leaves the queue at the deadline,
+// with an error saying it was not sent. An attempt whose deadline passes
+// once it was handed on gets next's error, which does not say so.
+func TestDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := &gate{}
-		lt := limiter.New(g, frozen(limiter.Hooks{}))
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
 		held := saturate(t, lt, g, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		defer cancel()
 		r := <-send(lt, newReq("GET", target).WithContext(ctx))
-		if !errors.Is(r.err, context.DeadlineExceeded) || r.took != 250*time.Millisecond {
-			t.Errorf("got %v after %v", r.err, r.took)
+		if !errors.Is(r.err, context.DeadlineExceeded) || !errors.Is(r.err, verdict.ErrNotSent) || r.took != 250*time.Millisecond {
+			t.Errorf("waiting: got %v after %v; want DeadlineExceeded and ErrNotSent after 250ms", r.err, r.took)
 		}
-		held[0].ok()
+		held[0].Answer(testkit.OK)
 		waitIdle()
+
+		ctx, cancel = context.WithTimeout(context.Background(), 250*time.Millisecond)
+		defer cancel()
+		ch := send(lt, newReq("GET", target).WithContext(ctx))
+		waitIdle()
+		if n := len(g.Take()); n != 1 {
+			t.Fatalf("%d attempts reached the base, want 1", n)
+		}
+		r = <-ch
+		if !errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, verdict.ErrNotSent) {
+			t.Errorf("in flight: got %v; want DeadlineExceeded, not ErrNotSent", r.err)
+		}
+		if s := stats(t, lt); s.InFlight != 0 {
+			t.Errorf("in flight %d at the end", s.InFlight)
+		}
 	})
 }
 
@@ -373,9 +423,8 @@ func TestDeadlineWhileWaiting(t *testing.T) {
 // before /v2/.
 func TestDrainBypasses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		s := frozen(rec.hooks())
+		g := &testkit.Gate{}
+		s := frozen()
 		s.MaxWaiters = 1
 		lt := limiter.New(g, s)
 		held := saturate(t, lt, g, 1)
@@ -389,27 +438,27 @@ func TestDrainBypasses(t *testing.T) {
 		} {
 			ch := send(lt, newReq("POST", "http://sim.test"+path))
 			waitIdle()
-			calls := g.take()
+			calls := g.Take()
 			if len(calls) != 1 {
 				t.Fatalf("%s: %d attempts reached the base, want 1", path, len(calls))
 			}
-			calls[0].backpressure()
+			calls[0].Answer(testkit.ResourceExhausted)
 			if r := <-ch; r.err != nil || r.took != 0 {
 				t.Errorf("%s: %v after %v", path, r.err, r.took)
 			}
 		}
 		// Not drains: refused, the queue being full.
-		for _, path := range []string{"/v2/jobs/activation", "/v2/jobs/2251799813685249", "/v2/process-instances/1/cancellation"} {
+		for _, path := range []string{"/v2/jobs/2251799813685249", "/v2/process-instances/1/cancellation"} {
 			if r := <-send(lt, newReq("POST", "http://sim.test"+path)); !errors.Is(r.err, limiter.ErrQueueFull) {
 				t.Errorf("%s: %v, want ErrQueueFull", path, r.err)
 			}
 		}
-		if rec.lastLimit() != 1 || rec.lastInFlight() != 1 {
-			t.Errorf("limit %d, in flight %d: drains counted", rec.lastLimit(), rec.lastInFlight())
+		if s := stats(t, lt); s.Limit != 1 || s.InFlight != 1 {
+			t.Errorf("%+v: drains counted", s)
 		}
-		held[0].ok()
+		held[0].Answer(testkit.OK)
 		waitIdle()
-		g.take()[0].ok()
+		g.Take()[0].Answer(testkit.OK)
 		waitIdle()
 	})
 }
@@ -417,27 +466,24 @@ func TestDrainBypasses(t *testing.T) {
 // Observe tracks the limit but never holds an attempt back.
 func TestObserve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		s := frozen(rec.hooks())
+		var ev events
+		g := &testkit.Gate{}
+		s := frozen()
 		s.Profile = limiter.Observe
-		lt := limiter.New(g, s)
+		lt := limiter.New(g, s, limiter.WithHooks(ev.hooks()))
 		held := saturate(t, lt, g, 3)
 		for range 10 {
 			send(lt, newReq("POST", target))
 		}
 		waitIdle()
-		calls := g.take()
+		calls := g.Take()
 		if len(calls) != 10 {
 			t.Errorf("%d of 10 attempts beyond the limit reached the base", len(calls))
 		}
-		if rec.lastLimit() != 3 || rec.lastInFlight() != 13 || len(rec.waits) != 0 {
-			t.Errorf("limit %d, in flight %d, waits %v; want 3, 13, none", rec.lastLimit(), rec.lastInFlight(), rec.waits)
+		if s, waits := stats(t, lt), ev.waits; s.Limit != 3 || s.InFlight != 13 || len(waits) != 0 {
+			t.Errorf("%+v, waits %v; want limit 3, 13 in flight, no wait", s, waits)
 		}
-		held = append(held, calls...)
-		for _, c := range held {
-			c.ok()
-		}
+		answerAll(append(held, calls...), testkit.OK)
 		waitIdle()
 	})
 }
@@ -447,9 +493,8 @@ func TestObserve(t *testing.T) {
 // being reached, it gets out of the way.
 func TestRecoveryOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: 10 * time.Second, Hooks: rec.hooks()})
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: 10 * time.Second})
 		held := saturate(t, lt, g, 1)
 		start := time.Now()
 		ch1 := send(lt, newReq("POST", target))
@@ -457,34 +502,33 @@ func TestRecoveryOnTime(t *testing.T) {
 		waitIdle()
 		time.Sleep(time.Second)
 		waitIdle()
-		calls := g.take()
-		if len(calls) != 1 || rec.lastLimit() != 2 {
-			t.Fatalf("after 1s: %d attempts let in, limit %d; want 1, 2", len(calls), rec.lastLimit())
+		calls := g.Take()
+		if s := stats(t, lt); len(calls) != 1 || s.Limit != 2 {
+			t.Fatalf("after 1s: %d attempts let in, limit %d; want 1, 2", len(calls), s.Limit)
 		}
 		held = append(held, calls...)
 		time.Sleep(time.Second)
 		waitIdle()
-		if calls = g.take(); len(calls) != 1 || rec.lastLimit() != 3 {
-			t.Fatalf("after 2s: %d attempts let in, limit %d; want 1, 3", len(calls), rec.lastLimit())
+		if calls, s := g.Take(), stats(t, lt); len(calls) != 1 || s.Limit != 3 {
+			t.Fatalf("after 2s: %d attempts let in, limit %d; want 1, 3", len(calls), s.Limit)
+		} else {
+			held = append(held, calls...)
 		}
-		held = append(held, calls...)
-		for _, c := range held {
-			c.ok()
-		}
+		answerAll(held, testkit.OK)
 		for _, ch := range []<-chan result{ch1, ch2} {
 			if r := <-ch; r.err != nil {
 				t.Fatal(r.err)
 			}
 		}
 		// The limit was last reached when the second waiter queued, at
-		// start; ten seconds after it the next attempt finds it gone.
-		time.Sleep(10*time.Second - time.Since(start))
-		ch := send(lt, newReq("POST", target))
-		waitIdle()
-		g.take()[0].ok()
-		<-ch
-		if rec.lastLimit() != limiter.Unlimited {
-			t.Errorf("limit %d after 10s quiet, want unlimited", rec.lastLimit())
+		// start; ten seconds after it, it is out of the way.
+		time.Sleep(10*time.Second - time.Since(start) - time.Nanosecond)
+		if s := stats(t, lt); s.Limit == limiter.Unlimited {
+			t.Fatalf("limit out of the way before 10s quiet")
+		}
+		time.Sleep(time.Nanosecond)
+		if s := stats(t, lt); s.Limit != limiter.Unlimited {
+			t.Errorf("limit %d after 10s quiet, want unlimited", s.Limit)
 		}
 	})
 }
@@ -492,9 +536,8 @@ func TestRecoveryOnTime(t *testing.T) {
 // Healthy answers raise a limit in use, a permit every 1/Increase rounds.
 func TestGrowthFromAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, limiter.Settings{Increase: 0.5, RecoveryInterval: time.Hour, UnlimitedAfter: -1, Hooks: rec.hooks()})
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{Increase: 0.5, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
 		held := saturate(t, lt, g, 2)
 		for range 20 {
 			send(lt, newReq("POST", target))
@@ -504,21 +547,21 @@ func TestGrowthFromAnswers(t *testing.T) {
 		// permit, a little less as the limit grows: five answers make the
 		// third permit.
 		answered := 0
-		for rec.lastLimit() < 3 && answered < 10 {
-			held[0].ok()
+		for stats(t, lt).Limit < 3 && answered < 10 {
+			held[0].Answer(testkit.OK)
 			held = held[1:]
 			answered++
 			waitIdle()
-			held = append(held, g.take()...)
+			held = append(held, g.Take()...)
 		}
-		if rec.lastLimit() != 3 || answered != 5 {
-			t.Errorf("limit %d after %d answers; want 3 after 5", rec.lastLimit(), answered)
+		if s := stats(t, lt); s.Limit != 3 || answered != 5 {
+			t.Errorf("limit %d after %d answers; want 3 after 5", s.Limit, answered)
 		}
 		for len(held) > 0 {
-			held[0].ok()
+			held[0].Answer(testkit.OK)
 			held = held[1:]
 			waitIdle()
-			held = append(held, g.take()...)
+			held = append(held, g.Take()...)
 		}
 	})
 }
@@ -528,30 +571,29 @@ func TestGrowthFromAnswers(t *testing.T) {
 // permits be refused one after another.
 func TestFloorPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, limiter.Settings{RecoveryInterval: time.Second, UnlimitedAfter: -1, Hooks: rec.hooks()})
-		saturate(t, lt, g, 1)[0].ok()
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{RecoveryInterval: time.Second, UnlimitedAfter: -1})
+		saturate(t, lt, g, 1)[0].Answer(testkit.OK)
 		// Refused with nothing else in flight: the decrease would go below
 		// the floor.
 		ch := send(lt, newReq("POST", target))
 		waitIdle()
-		g.take()[0].backpressure()
+		g.Take()[0].Answer(testkit.ResourceExhausted)
 		<-ch
 		start := time.Now()
 		ch = send(lt, newReq("POST", target))
 		waitIdle()
-		if n := len(g.take()); n != 0 {
+		if n := len(g.Take()); n != 0 {
 			t.Fatalf("%d attempts let in during the pause", n)
 		}
 		// No answer was measured: the pause is RecoveryInterval.
 		time.Sleep(time.Second)
 		waitIdle()
-		calls := g.take()
+		calls := g.Take()
 		if len(calls) != 1 || time.Since(start) != time.Second {
 			t.Fatalf("%d attempts let in after %v", len(calls), time.Since(start))
 		}
-		calls[0].ok()
+		calls[0].Answer(testkit.OK)
 		if r := <-ch; r.err != nil || r.took != time.Second {
 			t.Errorf("%v after %v", r.err, r.took)
 		}
@@ -561,21 +603,64 @@ func TestFloorPause(t *testing.T) {
 // A base that panics does not take a permit with it.
 func TestPanicReleases(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		lt := limiter.New(g, frozen(rec.hooks()))
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
 		held := saturate(t, lt, g, 1)
-		held[0].answer <- func() (*http.Response, error) { panic("boom") }
+		held[0].Answer(func(*http.Request) (*http.Response, error) { panic("boom") })
 		waitIdle()
-		if rec.lastInFlight() != 0 {
-			t.Errorf("in flight %d after the panic", rec.lastInFlight())
+		if s := stats(t, lt); s.InFlight != 0 {
+			t.Errorf("in flight %d after the panic", s.InFlight)
 		}
 		ch := send(lt, newReq("GET", target))
 		waitIdle()
-		g.take()[0].ok()
+		g.Take()[0].Answer(testkit.OK)
 		if r := <-ch; r.err != nil {
 			t.Error(r.err)
 		}
+	})
+}
+
+// A hook that panics reaches the caller, and leaves nothing behind: no
+// permit held, no place in the queue, no body open (issue 9, item 4).
+func TestHookPanicReleases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		s := frozen()
+		s.MaxWaiters = 1
+		lt := limiter.New(g, s, limiter.WithHooks(limiter.Hooks{
+			OnWait:   func(string, time.Duration) { panic("OnWait") },
+			OnReject: func(string) { panic("OnReject") },
+		}))
+		held := saturate(t, lt, g, 1)[0]
+		for i := range 3 {
+			ch := send(lt, newReq("POST", target)) // waits for held's permit
+			waitIdle()
+			// The queue is full: OnReject panics once the body is closed.
+			body := testkit.NewBody("{}")
+			req := newReq("POST", target)
+			req.Body = body
+			if r := <-send(lt, req); r.err == nil || r.err.Error() != "panic: OnReject" || !body.Closed() {
+				t.Errorf("%d, queue full: %v, body closed %v; want the hook's panic, closed", i, r.err, body.Closed())
+			}
+			// The waiter gets the permit; OnWait panics before it is sent.
+			held.Answer(testkit.OK)
+			if r := <-ch; r.err == nil || r.err.Error() != "panic: OnWait" {
+				t.Fatalf("%d, waiter: %v, want the hook's panic", i, r.err)
+			}
+			if st := stats(t, lt); st.InFlight != 0 || st.Waiting != 0 {
+				t.Fatalf("after panic %d: %+v, want nothing in flight or waiting", i, st)
+			}
+			// The permit is free: the next attempt takes it at once.
+			send(lt, newReq("POST", target))
+			waitIdle()
+			calls := g.Take()
+			if len(calls) != 1 {
+				t.Fatalf("after panic %d: %d attempts reached the base, want 1", i, len(calls))
+			}
+			held = calls[0]
+		}
+		held.Answer(testkit.OK)
+		waitIdle()
 	})
 }
 
@@ -584,11 +669,11 @@ func TestPanicReleases(t *testing.T) {
 func TestRequestUntouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("connection reset")
-		lt := limiter.New(roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		lt := limiter.New(testkit.Func(func(req *http.Request) (*http.Response, error) {
 			if req.URL.Path == "/fail" {
 				return nil, boom
 			}
-			return answer(req, 201, ""), nil
+			return testkit.Response(req, 201, "", ""), nil
 		}), limiter.Settings{})
 		req := newReq("PUT", "http://sim.test/ok")
 		req.Header.Set("A", "b")
@@ -606,13 +691,13 @@ func TestRequestUntouched(t *testing.T) {
 	})
 }
 
-// Each host has its own limit; beyond MaxHosts idle hosts are forgotten,
-// and when none is idle the new host passes unlimited.
+// Each host has its own limit. Beyond MaxHosts, hosts whose limit is out of
+// the way and that are idle are forgotten; when none is, the new host
+// passes unlimited.
 func TestHosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var rec recorder
-		g := &gate{}
-		s := frozen(rec.hooks())
+		g := &testkit.Gate{}
+		s := frozen()
 		s.MaxHosts = 2
 		lt := limiter.New(g, s)
 		heldA := saturate(t, lt, g, 1) // a limit of 1 on sim.test
@@ -621,33 +706,61 @@ func TestHosts(t *testing.T) {
 			send(lt, newReq("GET", "https://other.test/x"))
 		}
 		waitIdle()
-		heldB := g.take()
+		heldB := g.Take()
 		if len(heldB) != 3 {
 			t.Fatalf("%d of 3 attempts to other.test passed", len(heldB))
 		}
 		// Both hosts busy: a third is not tracked but not refused either.
 		ch := send(lt, newReq("GET", "http://third.test/"))
 		waitIdle()
-		c := g.take()
-		if len(c) != 1 || rec.hosts["third.test:80"] {
-			t.Fatalf("third host: %d attempts passed, tracked %v", len(c), rec.hosts["third.test:80"])
+		c := g.Take()
+		if _, tracked := statsOf(lt, "third.test:80"); len(c) != 1 || tracked {
+			t.Fatalf("third host: %d attempts passed, tracked %v", len(c), tracked)
 		}
-		c[0].ok()
+		c[0].Answer(testkit.OK)
 		<-ch
 		// other.test goes idle and is forgotten for third.test.
-		for _, c := range heldB {
-			c.ok()
-		}
+		answerAll(heldB, testkit.OK)
 		waitIdle()
 		ch = send(lt, newReq("GET", "http://third.test/"))
 		waitIdle()
-		g.take()[0].ok()
+		g.Take()[0].Answer(testkit.OK)
 		<-ch
-		if !rec.hosts["third.test:80"] || !rec.hosts["other.test:443"] {
-			t.Errorf("hosts seen by the hooks: %v", rec.hosts)
+		var hosts []string
+		for _, s := range lt.Stats() {
+			hosts = append(hosts, s.Host)
 		}
-		heldA[0].ok()
+		if want := []string{"sim.test:80", "third.test:80"}; !reflect.DeepEqual(hosts, want) {
+			t.Errorf("hosts %v, want %v", hosts, want)
+		}
+		heldA[0].Answer(testkit.OK)
 		waitIdle()
+	})
+}
+
+// A host whose limit went out of the way with time, unnoticed because no
+// attempt came since, is forgotten for a new host like one never limited.
+func TestHostRetiredAfterQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		lt := limiter.New(g, limiter.Settings{MaxHosts: 1, UnlimitedAfter: 10 * time.Second})
+		answerAll(saturate(t, lt, g, 1), testkit.OK)
+		waitIdle()
+		ch := send(lt, newReq("GET", "http://other.test/"))
+		waitIdle()
+		answerAll(g.Take(), testkit.OK)
+		<-ch
+		if _, ok := statsOf(lt, "other.test:80"); ok {
+			t.Fatal("other.test tracked while sim.test holds a limit")
+		}
+		time.Sleep(10 * time.Second)
+		ch = send(lt, newReq("GET", "http://other.test/"))
+		waitIdle()
+		answerAll(g.Take(), testkit.OK)
+		<-ch
+		if _, ok := statsOf(lt, "other.test:80"); !ok {
+			t.Error("other.test not tracked once sim.test's limit went out of the way")
+		}
 	})
 }
 
@@ -655,18 +768,10 @@ func TestHosts(t *testing.T) {
 // once, for the race detector; at the end nothing is in flight or waiting.
 func TestConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		inFlight, waiting := map[string]int{}, map[string]int{}
-		hooks := limiter.Hooks{
-			OnInFlight: func(h string, n int) { mu.Lock(); inFlight[h] = n; mu.Unlock() },
-			OnWaiting:  func(h string, n int) { mu.Lock(); waiting[h] = n; mu.Unlock() },
-			OnLimit:    func(string, int) {},
-			OnWait:     func(string, time.Duration) {},
-			OnReject:   func(string) {},
-		}
+		hooks := limiter.Hooks{OnWait: func(string, time.Duration) {}, OnReject: func(string) {}}
 		var base sync.Mutex
 		busy := map[string]int{}
-		lt := limiter.New(roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		lt := limiter.New(testkit.Func(func(req *http.Request) (*http.Response, error) {
 			base.Lock()
 			full := busy[req.URL.Host] >= 10
 			if !full {
@@ -674,14 +779,14 @@ func TestConcurrent(t *testing.T) {
 			}
 			base.Unlock()
 			if full {
-				return answer(req, 503, problem), nil
+				return testkit.ResourceExhausted(req)
 			}
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 			base.Lock()
 			busy[req.URL.Host]--
 			base.Unlock()
-			return answer(req, 200, ""), nil
-		}), limiter.Settings{MaxWaiters: 50, Hooks: hooks})
+			return testkit.OK(req)
+		}), limiter.Settings{MaxWaiters: 50}, limiter.WithHooks(hooks))
 		var wg sync.WaitGroup
 		for i := range 300 {
 			wg.Go(func() {
@@ -703,15 +808,14 @@ func TestConcurrent(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for h := range inFlight {
-			if inFlight[h] != 0 || waiting[h] != 0 {
-				t.Errorf("%s: in flight %d, waiting %d at the end", h, inFlight[h], waiting[h])
+		st := lt.Stats()
+		for _, s := range st {
+			if s.InFlight != 0 || s.Waiting != 0 {
+				t.Errorf("%+v at the end", s)
 			}
 		}
-		if len(inFlight) != 3 {
-			t.Errorf("hosts %v", inFlight)
+		if len(st) != 3 {
+			t.Errorf("hosts %+v", st)
 		}
 	})
 }
@@ -722,7 +826,7 @@ func TestConcurrent(t *testing.T) {
 // first.)
 func TestTimeGrowthServesWaitersFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := &gate{}
+		g := &testkit.Gate{}
 		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
 		held := saturate(t, lt, g, 1)
 		first := newReq("POST", target)
@@ -736,30 +840,28 @@ func TestTimeGrowthServesWaitersFirst(t *testing.T) {
 		time.Sleep(time.Nanosecond)
 		send(lt, second)
 		waitIdle()
-		calls := g.take()
-		if len(calls) != 1 || calls[0].req.Header.Get("X-Order") != "waiter" {
+		calls := g.Take()
+		if len(calls) != 1 || calls[0].Req.Header.Get("X-Order") != "waiter" {
 			var got []string
 			for _, c := range calls {
-				got = append(got, c.req.Header.Get("X-Order"))
+				got = append(got, c.Req.Header.Get("X-Order"))
 			}
 			t.Fatalf("let in at 1s: %v, want [waiter]", got)
 		}
 		held = append(held, calls...)
 		time.Sleep(time.Second)
 		waitIdle()
-		held = append(held, g.take()...)
+		held = append(held, g.Take()...)
 		if len(held) != 3 {
 			t.Errorf("%d in flight at 2s, want 3", len(held))
 		}
-		for _, c := range held {
-			c.ok()
-		}
+		answerAll(held, testkit.OK)
 		waitIdle()
 	})
 }
 
 type closer struct {
-	roundTripperFunc
+	testkit.Func
 	closed int
 }
 
@@ -769,12 +871,12 @@ func (c *closer) CloseIdleConnections() { c.closed++ }
 // every profile.
 func TestCloseIdleConnections(t *testing.T) {
 	for _, p := range []limiter.Profile{limiter.Balanced, limiter.Off} {
-		base := &closer{roundTripperFunc: func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") }}
+		base := &closer{Func: testkit.Func(testkit.Fail(errors.New("unused")))}
 		client := &http.Client{Transport: limiter.New(base, limiter.Settings{Profile: p})}
 		client.CloseIdleConnections()
 		if base.closed != 1 {
 			t.Errorf("%v: base closed %d times, want 1", p, base.closed)
 		}
 	}
-	limiter.New(roundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), limiter.Settings{}).CloseIdleConnections()
+	limiter.New(testkit.Func(testkit.OK), limiter.Settings{}).CloseIdleConnections()
 }

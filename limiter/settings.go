@@ -54,32 +54,22 @@ type Settings struct {
 	// it an attempt fails at once with [ErrQueueFull]. 0 means 1024.
 	MaxWaiters int
 	// MaxHosts bounds the hosts whose state is kept; beyond it idle hosts
-	// are forgotten, and if none is idle the new host's attempts pass
-	// unlimited. 0 means 1024.
+	// whose limit is out of the way are forgotten, and if none is, the new
+	// host's attempts pass unlimited. 0 means 1024.
 	MaxHosts int
-
-	// Hooks receive the limiter's numbers, for metrics.
-	Hooks Hooks
 }
 
-// Hooks are called with a host's label (host:port, as [verdict.Host.Label]
-// gives it) when its numbers change. A nil hook costs nothing. Hooks are
-// never called while the limiter holds a lock, so they may block briefly or
-// call back into the limiter; the hooks of one host are never called
-// concurrently with each other. OnLimit, OnInFlight and OnWaiting report the
-// current value, coalesced: when values change faster than the hooks run,
-// intermediate ones may be skipped, but the last value reported is always
-// the last value taken.
+// Hooks are told of the limiter's events, for metrics, with the host's
+// label (host:port, as [verdict.Host.Label] gives it). A nil hook costs
+// nothing. Hooks run on the goroutine of the attempt they report, never
+// while the limiter holds a lock, so they may call back into it ([Transport.Stats]).
+// A hook that panics propagates the panic to the caller of RoundTrip, as
+// net/http does, having first given back everything the attempt held: its
+// permit, its place in the queue, its request body.
+//
+// The limit, the attempts in flight and those waiting are not events: read
+// them when they are needed with [Transport.Stats].
 type Hooks struct {
-	// OnLimit receives the host's limit, in attempts, when it changes:
-	// [Unlimited] while the limit is out of the way.
-	OnLimit func(host string, limit int)
-	// OnInFlight receives the number of the host's attempts holding a
-	// permit. Drain operations are not counted.
-	OnInFlight func(host string, n int)
-	// OnWaiting receives the number of the host's attempts waiting for a
-	// permit.
-	OnWaiting func(host string, n int)
 	// OnWait receives, for each attempt that had to wait for a permit, how
 	// long it waited, whether it got a permit or its context ended.
 	OnWait func(host string, d time.Duration)
@@ -87,46 +77,87 @@ type Hooks struct {
 	OnReject func(host string)
 }
 
-// Unlimited is the limit [Hooks.OnLimit] reports while the limit is out of
-// the way. A real limit is never below 1.
+// Unlimited is the limit [HostStats] reports while the limit is out of the
+// way. A real limit is never below 1.
 const Unlimited = 0
 
 // ErrInvalidSettings is matched by every error [Settings.Validate] returns.
 var ErrInvalidSettings = errors.New("limiter: invalid settings")
 
 // Validate reports the first field of s that is out of range: an unknown
-// profile, a negative count or interval, a decrease factor outside (0, 1),
-// or an Initial below the Floor. [New] panics with its error.
+// profile, a negative count or interval, a factor outside its range or not
+// a finite number, or an Initial below the Floor. [New] panics with its
+// error.
 func (s Settings) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidSettings}, args...)...)
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidSettings, field, v, why)
 	}
 	switch {
 	case int(s.Profile) >= len(profileNames):
-		return bad("unknown profile %v", s.Profile)
+		return bad("Profile", s.Profile, "is not a known profile")
 	case s.Floor < 0:
-		return bad("Floor %d is negative", s.Floor)
+		return bad("Floor", s.Floor, "must not be negative")
 	case s.Initial < 0:
-		return bad("Initial %d is negative", s.Initial)
-	case s.Initial > 0 && float64(s.Initial) < s.resolve().floor:
-		return bad("Initial %d is below the floor %v", s.Initial, s.resolve().floor)
-	case s.Decrease < 0 || s.Decrease >= 1 || math.IsNaN(s.Decrease):
-		return bad("Decrease %v is not in (0, 1)", s.Decrease)
-	case s.Increase < 0 || s.Increase > 1 || math.IsNaN(s.Increase):
-		return bad("Increase %v is not in (0, 1]", s.Increase)
+		return bad("Initial", s.Initial, "must not be negative")
+	case s.Initial > 0 && s.Initial < s.withDefaults().Floor:
+		return bad("Initial", s.Initial, fmt.Sprintf("must not be below Floor (%d)", s.withDefaults().Floor))
+	case !finite(s.Decrease) || s.Decrease < 0 || s.Decrease >= 1:
+		return bad("Decrease", s.Decrease, "must be in (0, 1)")
+	case !finite(s.Increase) || s.Increase < 0 || s.Increase > 1:
+		return bad("Increase", s.Increase, "must be in (0, 1]")
 	case s.RecoveryInterval < 0:
-		return bad("RecoveryInterval %v is negative", s.RecoveryInterval)
+		return bad("RecoveryInterval", s.RecoveryInterval, "must not be negative")
 	case s.MaxWaiters < 0:
-		return bad("MaxWaiters %d is negative", s.MaxWaiters)
+		return bad("MaxWaiters", s.MaxWaiters, "must not be negative")
 	case s.MaxHosts < 0:
-		return bad("MaxHosts %d is negative", s.MaxHosts)
+		return bad("MaxHosts", s.MaxHosts, "must not be negative")
 	}
 	return nil
 }
 
-// params are the numbers the control law runs on, resolved from Settings.
-// The fields after the first block are not settings: they let the tests
-// run the alternatives the package doc compares.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// withDefaults returns s with every zero field set to its profile's value.
+func (s Settings) withDefaults() Settings {
+	d := Settings{
+		Profile:          s.Profile,
+		Floor:            1,
+		Decrease:         0.9,
+		Increase:         0.05,
+		RecoveryInterval: time.Second,
+		UnlimitedAfter:   30 * time.Second,
+		MaxWaiters:       1024,
+		MaxHosts:         1024,
+	}
+	switch s.Profile {
+	case Conservative:
+		d.Decrease, d.Increase = 0.8, 0.02
+		d.RecoveryInterval, d.UnlimitedAfter = 2*time.Second, time.Minute
+	case Aggressive:
+		d.Decrease, d.Increase = 0.95, 0.1
+		d.RecoveryInterval, d.UnlimitedAfter = 500*time.Millisecond, 10*time.Second
+	}
+	set(&d.Floor, s.Floor)
+	set(&d.Initial, s.Initial)
+	set(&d.Decrease, s.Decrease)
+	set(&d.Increase, s.Increase)
+	set(&d.RecoveryInterval, s.RecoveryInterval)
+	set(&d.UnlimitedAfter, s.UnlimitedAfter)
+	set(&d.MaxWaiters, s.MaxWaiters)
+	set(&d.MaxHosts, s.MaxHosts)
+	return d
+}
+
+// set replaces *dst with v unless v is zero.
+func set[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
+// params are the numbers the control law runs on, taken from Settings
+// with the defaults filled in.
 type params struct {
 	floor, initial float64
 	decrease       float64
@@ -134,62 +165,16 @@ type params struct {
 	interval       time.Duration
 	unlimitedAfter time.Duration // negative: never
 	maxWaiters     int
-	maxHosts       int
-
-	accelerate  bool // the probe speeds up above that level
-	capInFlight bool // a decrease takes the limit to at most the attempts in flight
-	everySignal bool // every backpressure counts, not one per round
-	growOnTimer bool // RecoveryInterval adds permits
-	floorPause  bool // backpressure at the floor holds new attempts back
-	shed        bool // room taken by another client sheds a share
 }
 
-func (s Settings) resolve() params {
-	p := params{
-		floor:          1,
-		decrease:       0.9,
-		increase:       0.05,
-		interval:       time.Second,
-		unlimitedAfter: 30 * time.Second,
-		maxWaiters:     1024,
-		maxHosts:       1024,
-		accelerate:     true,
-		capInFlight:    true,
-		growOnTimer:    true,
-		floorPause:     true,
-		shed:           true,
+func (s Settings) params() params {
+	return params{
+		floor:          float64(s.Floor),
+		initial:        float64(s.Initial),
+		decrease:       s.Decrease,
+		increase:       s.Increase,
+		interval:       s.RecoveryInterval,
+		unlimitedAfter: s.UnlimitedAfter,
+		maxWaiters:     s.MaxWaiters,
 	}
-	switch s.Profile {
-	case Conservative:
-		p.decrease, p.increase = 0.8, 0.02
-		p.interval, p.unlimitedAfter = 2*time.Second, time.Minute
-	case Aggressive:
-		p.decrease, p.increase = 0.95, 0.1
-		p.interval, p.unlimitedAfter = 500*time.Millisecond, 10*time.Second
-	}
-	if s.Floor > 0 {
-		p.floor = float64(s.Floor)
-	}
-	if s.Initial > 0 {
-		p.initial = float64(s.Initial)
-	}
-	if s.Decrease > 0 {
-		p.decrease = s.Decrease
-	}
-	if s.Increase > 0 {
-		p.increase = s.Increase
-	}
-	if s.RecoveryInterval > 0 {
-		p.interval = s.RecoveryInterval
-	}
-	if s.UnlimitedAfter != 0 {
-		p.unlimitedAfter = s.UnlimitedAfter
-	}
-	if s.MaxWaiters > 0 {
-		p.maxWaiters = s.MaxWaiters
-	}
-	if s.MaxHosts > 0 {
-		p.maxHosts = s.MaxHosts
-	}
-	return p
 }

@@ -6,9 +6,8 @@ package limiter_test
 
 import (
 	"fmt"
+	"math"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +27,12 @@ const (
 	latency = 100 * time.Microsecond
 )
 
+// stats1 returns the numbers of sim.test, the simulations' host.
+func stats1(lt *limiter.Transport) limiter.HostStats {
+	s, _ := statsOf(lt, label)
+	return s
+}
+
 func newServer(slots int) *simtest.Server { return newServerLatency(slots, latency) }
 
 func newServerLatency(slots int, oneWay time.Duration) *simtest.Server {
@@ -37,86 +42,53 @@ func newServerLatency(slots int, oneWay time.Duration) *simtest.Server {
 	return srv
 }
 
-// limits records the last limit each host reported.
+// limits samples a limiter's limit for sim.test every 10ms while a
+// simulation runs.
 type limits struct {
-	mu   sync.Mutex
-	last map[string]int
-	min  map[string]int
+	mu        sync.Mutex
+	last, min int
 }
 
-func (l *limits) hooks() limiter.Hooks {
-	return limiter.Hooks{OnLimit: func(host string, n int) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.last == nil {
-			l.last, l.min = map[string]int{}, map[string]int{}
+func (l *limits) watch(lt *limiter.Transport, d time.Duration) {
+	l.min = math.MaxInt
+	go func() {
+		for range d / (10 * time.Millisecond) {
+			time.Sleep(10 * time.Millisecond)
+			s, ok := statsOf(lt, label)
+			l.mu.Lock()
+			if ok {
+				l.last = s.Limit
+				if s.Limit != limiter.Unlimited {
+					l.min = min(l.min, s.Limit)
+				}
+			}
+			l.mu.Unlock()
 		}
-		l.last[host] = n
-		if m, ok := l.min[host]; n != limiter.Unlimited && (!ok || m == limiter.Unlimited || n < m) {
-			l.min[host] = n
-		}
-	}}
+	}()
 }
 
-func (l *limits) get(host string) (last, min int) {
+func (l *limits) get() (last, min int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.last[host], l.min[host]
+	return l.last, l.min
 }
 
 // law is one way of building the limiter layer.
 type law struct {
 	name string
-	new  func(next http.RoundTripper, h limiter.Hooks) http.RoundTripper
-}
-
-func settingsLaw(name string, s limiter.Settings) law {
-	return law{name, func(next http.RoundTripper, h limiter.Hooks) http.RoundTripper {
-		s.Hooks = h
-		return limiter.New(next, s)
-	}}
-}
-
-func tweakedLaw(name string, tweak func(*limiter.Law)) law {
-	return law{name, func(next http.RoundTripper, h limiter.Hooks) http.RoundTripper {
-		return limiter.NewWithLaw(next, limiter.Settings{Hooks: h}, tweak)
-	}}
+	s    limiter.Settings
 }
 
 var (
-	lawOff      = settingsLaw("off", limiter.Settings{Profile: limiter.Off})
-	lawBalanced = settingsLaw("balanced", limiter.Settings{})
-
-	// The alternatives measured in the package doc.
-	alternatives = []law{
-		lawOff,
-		// Camunda's SDKs, as their docs describe them: a first limit of 16,
-		// x0.7 on every backpressure signal, a permit back per second of
-		// quiet, nothing learnt from answers.
-		tweakedLaw("camunda-like", func(l *limiter.Law) {
-			l.Initial, l.Decrease, l.EverySignal = 16, 0.7, true
-			l.Increase, l.Accelerate, l.CapInFlight = 0, false, false
-		}),
-		// Textbook AIMD per round: a permit per round up, x0.5 or x0.9 down.
-		tweakedLaw("aimd-x0.5", func(l *limiter.Law) {
-			l.Decrease, l.Increase, l.Accelerate, l.CapInFlight = 0.5, 1, false, false
-		}),
-		tweakedLaw("aimd-x0.9", func(l *limiter.Law) {
-			l.Decrease, l.Increase, l.Accelerate, l.CapInFlight = 0.9, 1, false, false
-		}),
-		// The chosen law without one of its parts.
-		tweakedLaw("balanced-nocap", func(l *limiter.Law) { l.CapInFlight = false }),
-		tweakedLaw("balanced-linear", func(l *limiter.Law) { l.Accelerate = false }),
-		tweakedLaw("balanced-noshed", func(l *limiter.Law) { l.Shed = false }),
-		tweakedLaw("balanced-nopause", func(l *limiter.Law) { l.FloorPause = false }),
-		lawBalanced,
-		settingsLaw("conservative", limiter.Settings{Profile: limiter.Conservative}),
-		settingsLaw("aggressive", limiter.Settings{Profile: limiter.Aggressive}),
-	}
+	lawOff      = law{"off", limiter.Settings{Profile: limiter.Off}}
+	lawBalanced = law{"balanced", limiter.Settings{}}
 )
 
-func chain(l law, srv http.RoundTripper, h limiter.Hooks) http.RoundTripper {
-	return retry.New(l.new(srv, h), retry.Policy{})
+// chain returns the retry layer, with its defaults, in front of the
+// limiter, as package transport chains them, and the limiter.
+func chain(l law, srv http.RoundTripper, opts ...limiter.Option) (http.RoundTripper, *limiter.Transport) {
+	lt := limiter.New(srv, l.s, opts...)
+	return retry.New(lt, retry.Policy{}), lt
 }
 
 // single is one process, 64 goroutines, against 8 slots for a minute.
@@ -131,10 +103,10 @@ func runSingle(l law) single { return runSingleLatency(l, latency) }
 func runSingleLatency(l law, oneWay time.Duration) single {
 	var s single
 	srv := newServerLatency(8, oneWay)
-	var lim limits
-	res := simtest.Run(time.Minute, simtest.Load{Name: l.name, Transport: chain(l, srv, lim.hooks()), Clients: 64})
+	rt, lt := chain(l, srv)
+	res := simtest.Run(time.Minute, simtest.Load{Name: l.name, Transport: rt, Clients: 64})
 	s.goodput, s.capacity, s.total = res.Goodput(), srv.Capacity(), res.Total()
-	s.limit, _ = lim.get("sim.test:80")
+	s.limit = stats1(lt).Limit
 	return s
 }
 
@@ -155,7 +127,8 @@ func runFleet(l law, slots int) fleet {
 	srv := newServer(slots)
 	var loads []simtest.Load
 	for i := range 4 {
-		loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: chain(l, srv, limiter.Hooks{}), Clients: 16})
+		rt, _ := chain(l, srv)
+		loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: rt, Clients: 16})
 	}
 	res := simtest.Run(time.Minute, loads...)
 	f := fleet{goodput: res.Goodput(), capacity: srv.Capacity(), total: res.Total()}
@@ -182,12 +155,11 @@ type recovery struct {
 
 func runRecovery(l law) recovery {
 	srv := newServer(8)
-	var lim limits
-	rt := chain(l, srv, lim.hooks())
+	rt, lt := chain(l, srv)
 	var r recovery
 	var at60 atomic.Int64
 	time.AfterFunc(30*time.Second, func() { srv.SetSlots(16) })
-	time.AfterFunc(60*time.Second, func() { l, _ := lim.get("sim.test:80"); at60.Store(int64(l)) })
+	time.AfterFunc(60*time.Second, func() { at60.Store(int64(stats1(lt).Limit)) })
 	res := simtest.Run(2*time.Minute,
 		simtest.Load{Name: "many", Transport: rt, Clients: 62, Stop: time.Minute},
 		simtest.Load{Name: "few", Transport: rt, Clients: 2},
@@ -200,7 +172,7 @@ func runRecovery(l law) recovery {
 		}
 	}
 	r.after = res.GoodputBetween(30*time.Second, 50*time.Second) / 1600
-	r.limit, _ = lim.get("sim.test:80")
+	r.limit = stats1(lt).Limit
 	r.limitAt60 = int(at60.Load())
 	return r
 }
@@ -218,30 +190,6 @@ func (r recovery) String() string {
 		reach, 100*r.after, r.limitAt60, limit)
 }
 
-// late is four processes on 8 slots where one has the server to itself
-// for 10s before the others join; fairness is measured from 20s to 70s.
-func runLate(l law) float64 {
-	srv := newServer(8)
-	var loads []simtest.Load
-	for i := range 4 {
-		ld := simtest.Load{Name: fmt.Sprint("p", i), Transport: chain(l, srv, limiter.Hooks{}), Clients: 16}
-		if i > 0 {
-			ld.Start = 10 * time.Second
-		}
-		loads = append(loads, ld)
-	}
-	res := simtest.Run(70*time.Second, loads...)
-	var shares []float64
-	for _, lr := range res.Loads {
-		var n int64
-		for _, c := range lr.Timeline[20:] {
-			n += c
-		}
-		shares = append(shares, float64(n))
-	}
-	return simtest.Jain(shares...)
-}
-
 // outage is 64 goroutines against a server that accepts nothing for 20s,
 // then has 8 slots again.
 type outage struct {
@@ -252,65 +200,13 @@ type outage struct {
 func runOutage(l law) outage {
 	srv := newServer(0)
 	time.AfterFunc(20*time.Second, func() { srv.SetSlots(8) })
-	res := simtest.Run(40*time.Second, simtest.Load{Transport: chain(l, srv, limiter.Hooks{}), Clients: 64})
+	rt, _ := chain(l, srv)
+	res := simtest.Run(40*time.Second, simtest.Load{Transport: rt, Clients: 64})
 	return outage{float64(srv.Stats().Rejected) / 20, res.GoodputBetween(20*time.Second, 40*time.Second) / 800}
 }
 
 func (o outage) String() string {
 	return fmt.Sprintf("%4.0f attempts/s refused during it, %5.1f%% of capacity in the 20s after", o.rejectedPerSecond, 100*o.after)
-}
-
-// TestCompareLaws prints the figures the package doc cites for each
-// alternative. It takes a few seconds; run it with EBB_SIM_COMPARE=1.
-func TestCompareLaws(t *testing.T) {
-	if os.Getenv("EBB_SIM_COMPARE") == "" {
-		t.Skip("set EBB_SIM_COMPARE=1 to compare the alternatives")
-	}
-	var b strings.Builder
-	for _, l := range alternatives {
-		synctest.Test(t, func(t *testing.T) {
-			fmt.Fprintf(&b, "%-16s single   %v\n", l.name, runSingle(l))
-			// Fairness is where runs differ most: three of them.
-			for range 3 {
-				fmt.Fprintf(&b, "%-16s fleet/8  %v\n", l.name, runFleet(l, 8))
-			}
-			fmt.Fprintf(&b, "%-16s fleet/32 %v\n", l.name, runFleet(l, 32))
-			fmt.Fprintf(&b, "%-16s recovery %v\n", l.name, runRecovery(l))
-			fmt.Fprintf(&b, "%-16s late     Jain %.3f from 20s to 70s\n", l.name, runLate(l))
-			fmt.Fprintf(&b, "%-16s outage   %v\n", l.name, runOutage(l))
-		})
-	}
-	// With a slower network a permit spends a fifth of its time travelling:
-	// a limit at the server's slots leaves them idle that long, and one
-	// above them keeps an attempt bouncing off the full server.
-	for _, l := range []law{lawOff, lawBalanced, fixedLaw(8), fixedLaw(9), fixedLaw(10)} {
-		synctest.Test(t, func(t *testing.T) {
-			fmt.Fprintf(&b, "%-16s single, 1ms each way %v\n", l.name, runSingleLatency(l, time.Millisecond))
-		})
-	}
-	t.Log("\n" + b.String())
-}
-
-// fixedLaw holds the limit at n from the first backpressure on.
-func fixedLaw(n int) law {
-	return tweakedLaw(fmt.Sprint("fixed-", n), func(l *limiter.Law) {
-		l.Initial, l.Decrease, l.Increase = float64(n), 1, 0
-		l.Accelerate, l.CapInFlight, l.GrowOnTimer, l.UnlimitedAfter = false, false, false, -1
-	})
-}
-
-func TestSweepFixed(t *testing.T) {
-	if os.Getenv("EBB_SIM_COMPARE") == "" {
-		t.Skip("set EBB_SIM_COMPARE=1 to sweep fixed limits")
-	}
-	var b strings.Builder
-	for n := 7; n <= 14; n++ {
-		synctest.Test(t, func(t *testing.T) {
-			l := fixedLaw(n)
-			fmt.Fprintf(&b, "%-9s single   %v\n", l.name, runSingle(l))
-		})
-	}
-	t.Log("\n" + b.String())
 }
 
 // One process, 64 goroutines, 8 slots, a minute: the limiter keeps the
@@ -372,23 +268,23 @@ func TestSimLowTrafficAtFloor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := newServer(1)
 		var mu sync.Mutex
-		var lim limits
 		var waits []time.Duration
 		start := time.Now()
-		hooks := lim.hooks()
-		hooks.OnWait = func(_ string, d time.Duration) {
+		hooks := limiter.Hooks{OnWait: func(_ string, d time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
 			if time.Since(start) > 5*time.Second {
 				waits = append(waits, d)
 			}
-		}
-		rt := chain(lawBalanced, srv, hooks)
+		}}
+		rt, lt := chain(lawBalanced, srv, limiter.WithHooks(hooks))
+		var lim limits
+		lim.watch(lt, 15*time.Second)
 		res := simtest.Run(15*time.Second,
 			simtest.Load{Name: "burst", Transport: rt, Clients: 64, Stop: 5 * time.Second},
 			simtest.Load{Name: "alone", Transport: rt, Clients: 1, Start: 5 * time.Second},
 		)
-		_, floor := lim.get("sim.test:80")
+		_, floor := lim.get()
 		alone := res.Loads[1].Total
 		// Alone, a client gets a request through every service time and
 		// round trip: 10.2ms.

@@ -98,21 +98,23 @@ func families(t *testing.T, o Options) []family {
 	nameRE := regexp.MustCompile(`fqName: "([a-zA-Z_:]+)".*variableLabels: \{([a-z,]*)\}`)
 	var out []family
 	for _, c := range m.collectors() {
-		ch := make(chan *prometheus.Desc, 1)
+		ch := make(chan *prometheus.Desc, 16)
 		c.Describe(ch)
-		d := <-ch
-		match := nameRE.FindStringSubmatch(d.String())
-		if match == nil {
-			t.Fatalf("cannot read %s", d)
+		close(ch)
+		for d := range ch {
+			match := nameRE.FindStringSubmatch(d.String())
+			if match == nil {
+				t.Fatalf("cannot read %s", d)
+			}
+			kind := "counter"
+			switch c.(type) {
+			case *prometheus.GaugeVec, *gauges:
+				kind = "gauge"
+			case *prometheus.HistogramVec:
+				kind = "histogram"
+			}
+			out = append(out, family{match[1], kind, match[2]})
 		}
-		kind := "counter"
-		switch c.(type) {
-		case *prometheus.GaugeVec:
-			kind = "gauge"
-		case *prometheus.HistogramVec:
-			kind = "histogram"
-		}
-		out = append(out, family{match[1], kind, match[2]})
 	}
 	return out
 }
@@ -138,7 +140,11 @@ func TestFamiliesMatchDesign(t *testing.T) {
 		{"ebb_limiter_wait_seconds", "histogram", "host"},
 		{"ebb_limiter_rejections_total", "counter", "host"},
 	}
-	if got := families(t, Options{}); !slices.Equal(got, want) {
+	byName := func(a, b family) int { return strings.Compare(a.name, b.name) }
+	got := families(t, Options{})
+	slices.SortFunc(got, byName)
+	slices.SortFunc(want, byName)
+	if !slices.Equal(got, want) {
 		t.Fatalf("families:\n%v\nwant\n%v", got, want)
 	}
 	for _, f := range families(t, Options{Namespace: "worker"}) {

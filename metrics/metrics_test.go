@@ -1,13 +1,17 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 
+	"github.com/ebb-go/ebb/internal/testkit"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -37,9 +41,10 @@ func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
 }
 
-// chain is the metrics-relevant part of transport's chain.
+// chain is the metrics-relevant part of transport's chain: retry, whose
+// hooks feed every per-request and per-attempt family.
 func chain(m *Metrics, base http.RoundTripper) http.RoundTripper {
-	return m.Requests(retry.New(m.Attempts(base), retry.Policy{}, retry.WithHooks(m.RetryHooks())))
+	return retry.New(base, retry.Policy{}, retry.WithHooks(m.RetryHooks()))
 }
 
 func TestOneRetried503(t *testing.T) {
@@ -214,19 +219,110 @@ func TestNativeHistograms(t *testing.T) {
 	}
 }
 
-type idleCloser struct {
-	scripted
-	closed int
+// TestSeriesBounded is issue 9's bound: whatever hosts and paths a client
+// is sent to, each family keeps at most (MaxHosts+1) x (MaxRoutes+1) x
+// methods x outcomes (or codes) series, and memory stays flat.
+func TestSeriesBounded(t *testing.T) {
+	m, err := New(nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := chain(m, testkit.NewScript(testkit.OK))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	send := func(url string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	const n = 100_000
+	for i := range n {
+		// A distinct host each time, in mixed case, and a distinct path
+		// on one host each time.
+		send(fmt.Sprintf("http://Host%d.Example.COM/v2/topology", i))
+		send(fmt.Sprintf("http://api.example.com/items/%c%c%c/detail%d", 'a'+i%26, 'a'+i/26%26, 'a'+i/676%26, i))
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	hosts, routes := defaultMaxHosts+1, defaultMaxRoutes+1
+	for name, c := range map[string]prometheus.Collector{"requests": m.requests, "attempts": m.attempts, "attempts_per_request": m.attemptsPerRequest} {
+		got := testutil.CollectAndCount(c)
+		// One method and one outcome (or code) here.
+		if got > hosts*routes {
+			t.Errorf("%s: %d series, bound %d", name, got, hosts*routes)
+		}
+		t.Logf("%s: %d series", name, got)
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 20<<20 {
+		t.Errorf("heap grew by %d MiB over %d hosts and %d paths", grew>>20, n, n)
+	}
+	// The host label is folded: one host spelt three ways is one series.
+	m2, _ := New(nil, Options{})
+	rt = chain(m2, testkit.NewScript(testkit.OK))
+	for _, u := range []string{"http://GW.test/v2/topology", "http://gw.test:80/v2/topology", "HTTP://gw.TEST/v2/topology"} {
+		req, _ := http.NewRequest("GET", u, nil)
+		resp, _ := rt.RoundTrip(req)
+		resp.Body.Close()
+	}
+	if got := testutil.CollectAndCount(m2.requests); got != 1 {
+		t.Errorf("one host spelt three ways gave %d series", got)
+	}
 }
 
-func (c *idleCloser) CloseIdleConnections() { c.closed++ }
-
-func TestCloseIdleConnectionsPassesThrough(t *testing.T) {
-	m, _ := New(nil, Options{})
-	base := &idleCloser{}
-	(&http.Client{Transport: m.Requests(base)}).CloseIdleConnections()
-	(&http.Client{Transport: m.Attempts(base)}).CloseIdleConnections()
-	if base.closed != 2 {
-		t.Fatalf("CloseIdleConnections reached the next RoundTripper %d times, want 2", base.closed)
-	}
+func TestLimiterGaugesAtScrape(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		m, err := New(reg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := &testkit.Gate{}
+		lim := limiter.New(gate, limiter.Settings{})
+		m.WatchLimiter(lim)
+		// A second chain on the same registry reaching the same host:
+		// its attempts add up.
+		m2, err := New(reg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim2 := limiter.New(gate, limiter.Settings{})
+		m2.WatchLimiter(lim2)
+		var wg sync.WaitGroup
+		for i, l := range []*limiter.Transport{lim, lim, lim2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("GET", fmt.Sprintf("http://gw.test:8080/v2/topology?%d", i), nil)
+				if resp, err := l.RoundTrip(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+		}
+		synctest.Wait()
+		want := func(inFlight int) string {
+			return fmt.Sprintf(`
+# HELP ebb_limiter_in_flight Attempts holding a permit of the host's limiter.
+# TYPE ebb_limiter_in_flight gauge
+ebb_limiter_in_flight{host="gw.test:8080"} %d
+`, inFlight)
+		}
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want(3)), "ebb_limiter_in_flight"); err != nil {
+			t.Error(err)
+		}
+		for _, h := range gate.Take() {
+			h.Answer(testkit.OK)
+		}
+		wg.Wait()
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want(0)), "ebb_limiter_in_flight"); err != nil {
+			t.Error(err)
+		}
+		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+			t.Errorf("lint: %v %v", problems, err)
+		}
+	})
 }

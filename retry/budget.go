@@ -1,11 +1,6 @@
 package retry
 
-import (
-	"sync/atomic"
-
-	"github.com/ebb-go/ebb/internal/cow"
-	"github.com/ebb-go/ebb/verdict"
-)
+import "sync/atomic"
 
 // budget is one host's retry budget: a token bucket in the spirit of gRPC's
 // retry throttling, counted in thousandths of a token so that it is one
@@ -53,49 +48,40 @@ func (b *budget) withdraw() bool {
 	}
 }
 
-// maxHosts bounds the per-host state; past it, the least useful entry goes.
-const maxHosts = 1024
+// full reports whether the bucket is full: it then carries nothing worth
+// keeping, and the host may be forgotten.
+func (b *budget) full() bool { return b.milli.Load() >= b.max }
 
+// tokens returns the retries the bucket holds.
+func (b *budget) tokens() float64 { return float64(b.milli.Load()) / 1000 }
+
+// hostState is the layer's state for one host, kept in a hosts.Table.
 type hostState struct {
 	label  string
 	budget *budget
 }
 
-// hosts holds the per-host state, bounded at maxHosts entries. Lookups,
-// one per request, take no lock.
-type hosts struct {
-	m      cow.Map[verdict.Host, *hostState]
-	ratio  float64
-	reserv int
+func (t *Transport) newHost(label string) *hostState {
+	return &hostState{label: label, budget: newBudget(t.policy.BudgetRatio, t.policy.BudgetReserve)}
 }
 
-func (hs *hosts) get(h verdict.Host) *hostState {
-	if s, ok := hs.m.Load(h); ok {
-		return s
-	}
-	if hs.m.Len() >= maxHosts {
-		hs.evict()
-	}
-	return hs.m.LoadOrStore(h, func(int) (*hostState, bool) {
-		return &hostState{label: h.Label(), budget: newBudget(hs.ratio, hs.reserv)}, true
-	})
+// HostStats is what [Transport.Stats] reports of one host.
+type HostStats struct {
+	// Host is the host as host:port, or "other" for the hosts beyond the
+	// layer's bound.
+	Host string
+	// Budget is the number of retries of failures the host's budget holds;
+	// it is BudgetReserve while the host has not failed lately.
+	Budget float64
 }
 
-// evict drops one host to make room: one whose budget is full, which carries
-// no information, if there is one, else any. Go's map order makes the choice
-// arbitrary.
-func (hs *hosts) evict() {
-	hs.m.Update(func(m map[verdict.Host]*hostState) {
-		if len(m) < maxHosts {
-			return
-		}
-		var victim verdict.Host
-		for k, v := range m {
-			victim = k
-			if v.budget.milli.Load() >= v.budget.max {
-				break
-			}
-		}
-		delete(m, victim)
+// Stats returns the state of each host the layer keeps, in no order. Hosts
+// whose budget is full may have been forgotten and are then not listed.
+func (t *Transport) Stats() []HostStats {
+	var out []HostStats
+	t.hosts.Range(func(label string, h *hostState) bool {
+		out = append(out, HostStats{Host: label, Budget: h.budget.tokens()})
+		return true
 	})
+	return out
 }

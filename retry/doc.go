@@ -26,11 +26,22 @@
 // response goes back to the caller at once. The layer never waits past the
 // context's deadline: if the next attempt could not start before it, the last
 // answer is returned now. The same holds when the deadline passes while the
-// next attempt waits below this layer (for a permit of the limiter): the
-// previous answer, kept in memory when its body is small (up to 4 KiB, as
-// backpressure answers are), goes back with a nil error. The context ending
-// otherwise during a wait (canceled by the caller) ends the request at once
-// with an [*Error] wrapping the context's error.
+// next attempt provably never left the process (it waited for a permit of
+// the limiter below, whose error matches verdict.ErrNotSent): the previous
+// answer, kept in memory when its body is small (up to 4 KiB, as
+// backpressure answers are), goes back with a nil error. Once an attempt
+// may have reached the server, its own outcome is what the caller gets —
+// the context's error when the deadline passes while it is out — and never
+// an earlier refusal, which would tell the caller "nothing happened, safe to
+// send again" about a request the server may have carried out. The context
+// ending otherwise during a wait (canceled by the caller) ends the request
+// at once with an [*Error] wrapping the context's error.
+//
+// # Attempt timeout
+//
+// Policy.AttemptTimeout, off by default, bounds each attempt; a job
+// activation's long poll gets its requestTimeout on top, so the bound never
+// cuts it short.
 //
 // # Bodies and the request
 //
@@ -38,8 +49,8 @@
 // is; each later attempt sends a clone whose body comes from req.GetBody,
 // which http.NewRequest sets for in-memory bodies. A request with a body and
 // no GetBody is sent once. Bodies are never read into memory to make them
-// replayable. A response that is not handed back is read (up to 4 KiB) and
-// closed so its connection is reused.
+// replayable. A response that is not handed back is read (up to 4 KiB, for
+// at most 250ms) and closed so its connection is reused.
 //
 // # The answer
 //
@@ -67,13 +78,19 @@
 // [WithMaxAttempts] and [WithoutRetry] change the attempts for the requests
 // made under a context.
 //
+// # Hooks
+//
+// [Hooks] see every attempt, retry and outcome as an [Event], which carries
+// the facts worked out once per logical request — the host's label, the
+// route, the verdict — so that metrics and logs never work them out again.
+// A hook that panics propagates to the caller and leaves nothing behind:
+// the response or request body the layer holds is closed first.
+//
 // # Place in the chain
 //
-// In the chain built by package transport, retry sits inside the breaker
-// (which judges logical requests after their retries) and outside the
-// limiter (which holds one permit per attempt and none during the wait):
-//
-//	metrics -> breaker -> retry -> limiter -> metrics (per attempt) -> base
+// In the chain built by package transport, retry sits inside the breaker,
+// which judges logical requests after their retries, and outside the
+// limiter, which holds one permit per attempt and none during the wait.
 //
 // A Transport is safe for concurrent use. Time comes from the time package
 // (time.Now, time.NewTimer), so tests run it under testing/synctest.

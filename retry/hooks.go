@@ -24,6 +24,8 @@ type Hooks struct {
 	OnDone func(Event)
 }
 
+func (h *Hooks) any() bool { return h.OnAttempt != nil || h.OnRetry != nil || h.OnDone != nil }
+
 // Event describes one step of a logical request.
 type Event struct {
 	// Request is the attempt's request: the caller's for the first
@@ -31,6 +33,11 @@ type Event struct {
 	Request *http.Request
 	// Host is the request's host as host:port, the metrics label.
 	Host string
+	// Route is the request's route (verdict.RouteOf), worked out once per
+	// logical request. Its Template is empty for paths outside Camunda's
+	// API, which a hook templates in a bounded table of its own
+	// (verdict.Routes).
+	Route verdict.Route
 	// Attempt is the number of the attempt that just ended, from 1.
 	Attempt int
 	// Verdict is that attempt's verdict.
@@ -41,6 +48,9 @@ type Event struct {
 	Source Source
 	// Stop says why the logical request ended (OnDone only).
 	Stop Stop
+	// Elapsed is the time from the start of the logical request to its
+	// end, waits included (OnDone only).
+	Elapsed time.Duration
 }
 
 // Source is where a retry's delay came from.

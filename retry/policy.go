@@ -3,7 +3,10 @@ package retry
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Policy says how one logical request is retried. Its zero value is the
@@ -38,6 +41,16 @@ type Policy struct {
 	// BudgetReserve is the size of each host's budget, and what it holds
 	// before any traffic, in retries. 0 means 10.
 	BudgetReserve int
+
+	// AttemptTimeout bounds each attempt, from sending it to its response
+	// headers, so that a server that never answers cannot hold a request
+	// (or a breaker's probe) for good. A job activation that long-polls
+	// gets its own requestTimeout on top, so the bound never cuts a long
+	// poll short. An attempt that runs out of time is a transport error,
+	// retried only where that is safe. 0 means no bound beyond the
+	// context's deadline. Bounding an attempt costs a context and a
+	// request clone per attempt without a sooner deadline.
+	AttemptTimeout time.Duration
 }
 
 // Defaults of Policy, also used by transport.FromEnv's documentation.
@@ -56,13 +69,22 @@ const (
 var ErrInvalidPolicy = errors.New("retry: invalid policy")
 
 // Validate reports the first field of p that is out of range: a negative
-// count or duration, a multiplier below 1, a randomization factor above 1, or
-// an initial interval above the maximum.
+// count or duration, a multiplier below 1, a randomization factor above 1, a
+// float that is not a finite number, or an initial interval above the
+// maximum.
 func (p Policy) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidPolicy, field, v, why)
 	}
 	switch {
+	case !finite(p.Multiplier):
+		return bad("Multiplier", p.Multiplier, "must be a finite number")
+	case !finite(p.RandomizationFactor):
+		return bad("RandomizationFactor", p.RandomizationFactor, "must be a finite number")
+	case !finite(p.BudgetRatio):
+		return bad("BudgetRatio", p.BudgetRatio, "must be a finite number")
+	case p.AttemptTimeout < 0:
+		return bad("AttemptTimeout", p.AttemptTimeout, "must not be negative")
 	case p.MaxAttempts < 0:
 		return bad("MaxAttempts", p.MaxAttempts, "must not be negative")
 	case p.InitialInterval < 0:
@@ -83,6 +105,22 @@ func (p Policy) Validate() error {
 		return bad("InitialInterval", q.InitialInterval, fmt.Sprintf("must not exceed MaxInterval (%v)", q.MaxInterval))
 	}
 	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// newBackOff returns the delays of one logical request.
+func (p *Policy) newBackOff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     p.InitialInterval,
+		RandomizationFactor: p.RandomizationFactor,
+		Multiplier:          p.Multiplier,
+		MaxInterval:         p.MaxInterval,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }
 
 // withDefaults returns p with every zero field set to its default.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/ebb-go/ebb/internal/bounded"
+	"github.com/ebb-go/ebb/internal/hosts"
 	"github.com/ebb-go/ebb/verdict"
 )
 
@@ -20,8 +22,9 @@ type Transport struct {
 	next   http.RoundTripper
 	policy Policy // with defaults filled in
 	hooks  Hooks
-	hosts  hosts
 	budget bool
+	hosts  hosts.Table[hostState]
+	epoch  time.Time // origin of the monotonic clock behind Event.Elapsed
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -46,11 +49,16 @@ func New(next http.RoundTripper, p Policy, opts ...Option) *Transport {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &Transport{next: next, policy: p.withDefaults(), budget: p.BudgetRatio >= 0}
-	t.hosts.ratio = t.policy.BudgetRatio
-	t.hosts.reserv = t.policy.BudgetReserve
+	t := &Transport{next: next, policy: p.withDefaults(), budget: p.BudgetRatio >= 0, epoch: time.Now()}
+	t.hosts = hosts.Table[hostState]{
+		New:      t.newHost,
+		Retire:   func(h *hostState) bool { return h.budget.full() },
+		Overflow: func() *hostState { return t.newHost(verdict.Other) },
+	}
 	for _, o := range opts {
-		o.apply(t)
+		if o != nil {
+			o.apply(t)
+		}
 	}
 	return t
 }
@@ -67,9 +75,13 @@ func (t *Transport) CloseIdleConnections() {
 // Policy returns the policy in force, with the defaults filled in.
 func (t *Transport) Policy() Policy { return t.policy }
 
-// drainLimit bounds how much of a discarded response is read so that its
-// connection can be reused; beyond it the connection is closed instead.
-const drainLimit = 4 << 10
+// drainLimit and drainTimeout bound how much of a discarded response is
+// read, and for how long, so that its connection can be reused; beyond
+// either the connection is closed instead.
+const (
+	drainLimit   = 4 << 10
+	drainTimeout = verdict.PeekTimeout
+)
 
 // RoundTrip sends req, and again as the policy allows. It returns the last
 // response with a nil error, whatever its status, or an [*Error] wrapping the
@@ -77,145 +89,217 @@ const drainLimit = 4 << 10
 // first attempt sends it as it is, every later attempt a clone with a fresh
 // body from req.GetBody.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	maxAttempts := t.policy.MaxAttempts
-	if n, ok := ctx.Value(attemptsKey{}).(int); ok {
-		maxAttempts = n
+	c := call{t: t, req: req, ctx: req.Context(), max: t.policy.MaxAttempts}
+	if n, ok := c.ctx.Value(attemptsKey{}).(int); ok {
+		c.max = n
 	}
-	host := t.hosts.get(verdict.HostOf(req))
+	c.host = t.hosts.Get(verdict.HostOf(req))
 	if t.budget {
-		host.budget.request()
+		c.host.budget.request()
 	}
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	c.ev = Event{Host: c.host.label}
+	if t.hooks.any() {
+		c.ev.Route = c.route()
+		if t.hooks.OnDone != nil {
+			c.start = time.Since(t.epoch)
+		}
+	}
+	return c.run()
+}
 
-	var (
-		bo      *backoff.ExponentialBackOff // only once a retry is due
-		attempt = 1
-		cur     = req
-		prev    *http.Response // the last answer, kept in memory while the next attempt runs
-		prevV   verdict.Attempt
-	)
+// call is the state of one logical request.
+type call struct {
+	t    *Transport
+	req  *http.Request // the caller's
+	ctx  context.Context
+	host *hostState
+	max  int
+
+	routed bool
+	rt     verdict.Route
+
+	bo      *backoff.ExponentialBackOff // only once a retry is due
+	attempt int
+	// kept is the last answer, held in memory while the next attempt is
+	// on its way, to stand in for it if that attempt never leaves.
+	kept  *http.Response
+	keptV verdict.Attempt
+	start time.Duration // since t.epoch, when OnDone wants Elapsed
+	ev    Event
+}
+
+func (c *call) run() (*http.Response, error) {
+	cur := c.req
 	for {
-		resp, err := t.next.RoundTrip(cur)
-		a := verdict.Of(cur, resp, err)
-		ev := Event{Request: cur, Host: host.label, Attempt: attempt, Verdict: a}
-		if t.hooks.OnAttempt != nil {
-			t.hooks.OnAttempt(ev)
-		}
-		if prev != nil && a.Kind == verdict.Canceled && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// The deadline passed before the next attempt had an answer,
-			// most likely while it waited for a permit of the limiter
-			// below: the last answer goes back, as it would have had
-			// the wait been known in advance.
-			ev.Verdict, ev.Stop = prevV, StopDeadline
-			if t.hooks.OnDone != nil {
-				t.hooks.OnDone(ev)
-			}
-			return prev, nil
-		}
-		prev = nil
+		c.attempt++
+		resp, err := c.send(cur)
+		a := verdict.Of(c.req, resp, err)
+		c.ev.Request, c.ev.Attempt, c.ev.Verdict = cur, c.attempt, a
+		c.notify(c.t.hooks.OnAttempt, resp, nil)
 
-		delay, stop := t.plan(req, resp, a, attempt, maxAttempts, replayable, &bo, host, &ev)
+		if kept := c.kept; kept != nil {
+			c.kept = nil
+			if a.Kind == verdict.Canceled && a.NotSent && errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
+				// The deadline passed while this attempt waited inside the
+				// process (for a permit of the limiter): it never reached
+				// the server, so the last answer stands, as it would have
+				// had the wait been known in advance. An attempt that may
+				// have reached the server gets its own outcome instead.
+				return c.finish(StopDeadline, kept, nil, c.keptV)
+			}
+		}
+
+		delay, stop := c.plan(resp, a)
 		var next *http.Request
 		if stop == keepGoing {
 			var gerr error
-			if next, gerr = nextAttempt(req); gerr != nil {
+			if next, gerr = nextAttempt(c.req); gerr != nil {
 				stop = StopBody
 			}
 		}
 		if stop != keepGoing {
-			ev.Stop = stop
-			if t.hooks.OnDone != nil {
-				t.hooks.OnDone(ev)
-			}
-			if err != nil {
-				return nil, &Error{Host: host.label, Attempts: attempt, Err: err}
-			}
-			return resp, nil
+			return c.finish(stop, resp, err, a)
 		}
 
-		prev, prevV = keep(resp), a
-		ev.Delay = delay
-		if t.hooks.OnRetry != nil {
-			t.hooks.OnRetry(ev)
-		}
-		if werr := sleep(ctx, delay); werr != nil {
+		c.kept, c.keptV = keep(resp), a
+		c.ev.Delay = delay
+		c.notify(c.t.hooks.OnRetry, nil, next)
+		if werr := sleep(c.ctx, delay); werr != nil {
 			closeBody(next)
-			ev.Stop = StopCanceled
-			if t.hooks.OnDone != nil {
-				t.hooks.OnDone(ev)
-			}
-			return nil, &Error{Host: host.label, Attempts: attempt, Err: fmt.Errorf("waiting %v to retry after %v: %w", delay, a.Kind, werr)}
+			return c.finish(StopCanceled, nil, fmt.Errorf("waiting %v to retry after %v: %w", delay, a.Kind, werr), a)
 		}
-		attempt++
 		cur = next
 	}
+}
+
+// send runs one attempt on the next RoundTripper, bounded by the policy's
+// AttemptTimeout when it has one.
+func (c *call) send(req *http.Request) (*http.Response, error) {
+	d := c.t.policy.AttemptTimeout
+	if d <= 0 {
+		return c.t.next.RoundTrip(req)
+	}
+	if lp := verdict.LongPoll(req, c.route()); lp > 0 {
+		d += lp
+	}
+	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) <= d {
+		return c.t.next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), d)
+	resp, err := c.t.next.RoundTrip(req.WithContext(ctx))
+	if resp == nil || resp.Body == nil {
+		cancel()
+		return resp, err
+	}
+	// The attempt's context must outlive RoundTrip: the caller reads the
+	// body under it.
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, err
+}
+
+// finish ends the logical request: it tells OnDone and returns the answer.
+func (c *call) finish(stop Stop, resp *http.Response, err error, a verdict.Attempt) (*http.Response, error) {
+	c.ev.Verdict, c.ev.Stop = a, stop
+	if c.t.hooks.OnDone != nil {
+		c.ev.Elapsed = time.Since(c.t.epoch) - c.start
+		c.notify(c.t.hooks.OnDone, resp, nil)
+	}
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, &Error{Host: c.host.label, Attempts: c.ev.Attempt, Err: err}
+	}
+	return resp, nil
+}
+
+// notify calls a hook with the current event. A hook that panics leaves
+// nothing behind: the response and the request body this call holds are
+// closed before the panic goes on to the caller.
+func (c *call) notify(h func(Event), resp *http.Response, next *http.Request) {
+	if h == nil {
+		return
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			if resp != nil && resp.Body != nil {
+				resp.Body.Close()
+			}
+			closeBody(next)
+		}
+	}()
+	h(c.ev)
+	ok = true
+}
+
+// route returns the request's route, worked out once per logical request.
+func (c *call) route() verdict.Route {
+	if !c.routed {
+		c.routed = true
+		if c.req.URL != nil {
+			c.rt = verdict.RouteOf(c.req.URL.Path)
+		}
+	}
+	return c.rt
 }
 
 // plan decides what follows an attempt: the delay before the next one, or
 // why there is none. It draws on the host's budget only when a retry is
 // otherwise certain.
-func (t *Transport) plan(req *http.Request, resp *http.Response, a verdict.Attempt, attempt, maxAttempts int,
-	replayable bool, bo **backoff.ExponentialBackOff, host *hostState, ev *Event) (time.Duration, Stop) {
+func (c *call) plan(resp *http.Response, a verdict.Attempt) (time.Duration, Stop) {
+	p := &c.t.policy
 	switch {
-	case !retryable(req, a):
+	case !c.retryable(a):
 		return 0, StopAnswered
-	case attempt >= maxAttempts:
+	case c.attempt >= c.max:
 		return 0, StopAttempts
-	case !replayable:
+	case c.req.Body != nil && c.req.Body != http.NoBody && c.req.GetBody == nil:
 		return 0, StopBody
 	}
-	if *bo == nil {
-		*bo = t.newBackOff()
+	if c.bo == nil {
+		c.bo = p.newBackOff()
 	}
-	delay := (*bo).NextBackOff()
-	ev.Source = SourceBackoff
+	delay := c.bo.NextBackOff()
+	c.ev.Source = SourceBackoff
 	if resp != nil {
 		if ra, ok := verdict.RetryAfter(resp.Header, time.Now()); ok {
-			if ra > t.policy.MaxRetryAfter {
+			if ra > p.MaxRetryAfter {
 				return 0, StopRetryAfter
 			}
 			if ra > delay {
-				delay, ev.Source = ra, SourceRetryAfter
+				delay, c.ev.Source = ra, SourceRetryAfter
 			}
 		}
 	}
-	if dl, ok := req.Context().Deadline(); ok && !time.Now().Add(delay).Before(dl) {
+	if dl, ok := c.ctx.Deadline(); ok && !time.Now().Add(delay).Before(dl) {
 		return 0, StopDeadline
 	}
-	if t.budget && a.Kind != verdict.Backpressure && !host.budget.withdraw() {
+	if c.t.budget && a.Kind != verdict.Backpressure && !c.host.budget.withdraw() {
 		return 0, StopBudget
 	}
 	return delay, keepGoing
 }
 
-// retryable reports whether the verdict of an attempt of req calls for
-// another attempt, leaving aside the limits of the policy.
-func retryable(req *http.Request, a verdict.Attempt) bool {
+// retryable reports whether the verdict of an attempt calls for another
+// attempt, leaving aside the limits of the policy.
+func (c *call) retryable(a verdict.Attempt) bool {
 	switch a.Kind {
 	case verdict.Backpressure:
 		// Refused before any work was done: safe for any method. A full
 		// disk does not clear in seconds; retrying only adds load.
 		return !a.OutOfDisk
 	case verdict.Unavailable:
-		return verdict.SafeToRepeat(req)
+		return c.safe()
 	case verdict.TransportError:
-		return a.NotSent || verdict.SafeToRepeat(req)
+		return a.NotSent || c.safe()
 	}
 	return false
 }
 
-func (t *Transport) newBackOff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     t.policy.InitialInterval,
-		RandomizationFactor: t.policy.RandomizationFactor,
-		Multiplier:          t.policy.Multiplier,
-		MaxInterval:         t.policy.MaxInterval,
-		Stop:                backoff.Stop,
-		Clock:               backoff.SystemClock,
-	}
-	b.Reset()
-	return b
+// safe is verdict.SafeToRepeat with the route worked out once.
+func (c *call) safe() bool {
+	return verdict.SafeByRequest(c.req) || c.route().Safe()
 }
 
 // nextAttempt clones req for another attempt, with a fresh body.
@@ -238,17 +322,17 @@ func closeBody(req *http.Request) {
 }
 
 // keep reads a little of a response that is about to be retried and closes
-// it, so that its connection goes back to the pool during the wait. When the
-// whole body fits in drainLimit, it returns a copy of the response holding
-// the body in memory, to hand back if the deadline passes before the next
-// attempt is answered; otherwise nil.
+// it, so that its connection goes back to the pool during the wait; both
+// the bytes and the time it reads are bounded. When the whole body fits in
+// drainLimit, it returns a copy of the response holding the body in memory,
+// to stand in for the next attempt if that one never leaves; otherwise nil.
 func keep(resp *http.Response) *http.Response {
 	if resp == nil || resp.Body == nil {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, drainLimit+1))
+	data, eof, _ := bounded.Read(resp.Body, drainLimit, drainTimeout)
 	resp.Body.Close()
-	if err != nil || len(data) > drainLimit {
+	if !eof {
 		return nil
 	}
 	kept := *resp
@@ -269,4 +353,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// cancelBody releases an attempt's context once its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

@@ -3,108 +3,39 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"net"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/hosts"
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/verdict"
 )
 
 const rexhausted = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503,"detail":"Expected to handle request, but all retries have been exhausted"}`
 
-// script is an in-memory RoundTripper that answers each attempt with the
-// next of its steps (the last one repeats) and records what it was sent.
-type script struct {
-	mu     sync.Mutex
-	steps  []func(*http.Request) (*http.Response, error)
-	calls  []call
-	bodies []*trackedBody
-}
-
-type call struct {
-	at     time.Time
-	req    *http.Request
-	body   []byte
-	header http.Header
-}
-
-type trackedBody struct {
-	io.Reader
-	closed bool
-	read   int
-}
-
-func (b *trackedBody) Read(p []byte) (int, error) {
-	n, err := b.Reader.Read(p)
-	b.read += n
-	return n, err
-}
-func (b *trackedBody) Close() error { b.closed = true; return nil }
-
-func (s *script) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-		req.Body.Close()
-	}
-	s.mu.Lock()
-	i := min(len(s.calls), len(s.steps)-1)
-	s.calls = append(s.calls, call{at: time.Now(), req: req, body: body, header: req.Header.Clone()})
-	step := s.steps[i]
-	s.mu.Unlock()
-	resp, err := step(req)
-	if resp != nil {
-		tb := &trackedBody{Reader: resp.Body}
-		resp.Body = tb
-		s.mu.Lock()
-		s.bodies = append(s.bodies, tb)
-		s.mu.Unlock()
-	}
-	return resp, err
-}
-
-func (s *script) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.calls)
-}
-
-func answer(code int, contentType, body string, header ...string) func(*http.Request) (*http.Response, error) {
-	return func(req *http.Request) (*http.Response, error) {
-		h := http.Header{}
-		if contentType != "" {
-			h.Set("Content-Type", contentType)
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			h.Set(header[i], header[i+1])
-		}
-		return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
-	}
-}
-
-func fail(err error) func(*http.Request) (*http.Response, error) {
-	return func(*http.Request) (*http.Response, error) { return nil, err }
-}
+type step = testkit.Step
 
 var (
-	ok200        = answer(200, "application/json", `{"ok":true}`)
-	backpressure = answer(503, "application/problem+json", rexhausted)
-	tooMany      = answer(429, "", "")
-	unavailable  = answer(503, "application/problem+json", `{"title":"UNAVAILABLE","status":503}`)
-	badGateway   = answer(502, "", "")
-	timeout504   = answer(504, "", "")
-	plain500     = answer(500, "application/problem+json", `{"title":"java.lang.NullPointerException","status":500}`)
-	notFound     = answer(404, "application/problem+json", `{"title":"NOT_FOUND","status":404}`)
-	outOfDisk    = answer(503, "application/problem+json", `{"title":"RESOURCE_EXHAUSTED","status":503,"detail":"Cannot accept requests for partition 1. Broker is out of disk space"}`)
-	refused      = fail(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
-	reset        = fail(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})
+	answer       = testkit.Respond
+	ok200        = testkit.OK
+	backpressure = testkit.Respond(503, "application/problem+json", rexhausted)
+	tooMany      = testkit.TooManyRequests
+	unavailable  = testkit.Unavailable
+	badGateway   = testkit.BadGateway
+	timeout504   = testkit.GatewayTimeout
+	plain500     = testkit.ServerError
+	notFound     = testkit.NotFound
+	outOfDisk    = testkit.OutOfDisk
+	refused      = testkit.DialRefused
+	reset        = testkit.Reset
 )
 
 func newReq(t *testing.T, ctx context.Context, method, path, body string) *http.Request {
@@ -121,7 +52,6 @@ func newReq(t *testing.T, ctx context.Context, method, path, body string) *http.
 }
 
 func TestRetryDecisions(t *testing.T) {
-	type step = func(*http.Request) (*http.Response, error)
 	tests := []struct {
 		name         string
 		method, path string
@@ -149,14 +79,14 @@ func TestRetryDecisions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := &script{steps: []step{tt.first, ok200}}
+				s := testkit.NewScript(tt.first, ok200)
 				rt := New(s, Policy{})
 				req := newReq(t, t.Context(), tt.method, tt.path, `{"a":1}`)
 				if strings.Contains(tt.name, "idempotency") {
 					req.Header.Set("Idempotency-Key", "k-1")
 				}
 				resp, err := rt.RoundTrip(req)
-				if got := s.count(); got != tt.wantAttempts {
+				if got := s.Count(); got != tt.wantAttempts {
 					t.Fatalf("attempts = %d, want %d", got, tt.wantAttempts)
 				}
 				if (resp == nil) == (err == nil) {
@@ -172,19 +102,19 @@ func TestRetryDecisions(t *testing.T) {
 
 func TestDelaysGrowWithinJitterBand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure}}
+		s := testkit.NewScript(backpressure)
 		rt := New(s, Policy{MaxAttempts: 8, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second})
 		resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
 		if err != nil || resp.StatusCode != 503 {
 			t.Fatalf("want the last 503 with nil error, got %v, %v", resp, err)
 		}
 		resp.Body.Close()
-		if s.count() != 8 {
-			t.Fatalf("attempts = %d, want 8", s.count())
+		if s.Count() != 8 {
+			t.Fatalf("attempts = %d, want 8", s.Count())
 		}
 		mean := 100 * time.Millisecond
-		for i := 1; i < len(s.calls); i++ {
-			d := s.calls[i].at.Sub(s.calls[i-1].at)
+		for i := 1; i < len(s.Calls()); i++ {
+			d := s.Calls()[i].At.Sub(s.Calls()[i-1].At)
 			lo, hi := time.Duration(float64(mean)*0.5), time.Duration(float64(mean)*1.5)
 			if d < lo || d > hi {
 				t.Errorf("delay %d = %v, want within [%v, %v]", i, d, lo, hi)
@@ -192,9 +122,9 @@ func TestDelaysGrowWithinJitterBand(t *testing.T) {
 			mean = min(mean*2, time.Second)
 		}
 		// Every discarded response was drained and closed.
-		for i, b := range s.bodies[:len(s.bodies)-1] {
-			if !b.closed || b.read == 0 {
-				t.Errorf("response %d: closed=%v read=%d", i, b.closed, b.read)
+		for i, b := range s.Bodies()[:len(s.Bodies())-1] {
+			if !b.Closed() || b.BytesRead() == 0 {
+				t.Errorf("response %d: closed=%v read=%d", i, b.Closed(), b.BytesRead())
 			}
 		}
 	})
@@ -202,13 +132,13 @@ func TestDelaysGrowWithinJitterBand(t *testing.T) {
 
 func TestNoRandomization(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){tooMany}}
+		s := testkit.NewScript(tooMany)
 		rt := New(s, Policy{MaxAttempts: 4, RandomizationFactor: -1, InitialInterval: 10 * time.Millisecond, Multiplier: 3})
 		resp, _ := rt.RoundTrip(newReq(t, t.Context(), "GET", "/", ""))
 		resp.Body.Close()
 		want := []time.Duration{10 * time.Millisecond, 30 * time.Millisecond, 90 * time.Millisecond}
 		for i, w := range want {
-			if d := s.calls[i+1].at.Sub(s.calls[i].at); d != w {
+			if d := s.Calls()[i+1].At.Sub(s.Calls()[i].At); d != w {
 				t.Errorf("delay %d = %v, want %v", i, d, w)
 			}
 		}
@@ -218,14 +148,14 @@ func TestNoRandomization(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	t.Run("floors the delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){answer(429, "", "", "Retry-After", "3"), ok200}}
+			s := testkit.NewScript(answer(429, "", "", "Retry-After", "3"), ok200)
 			var ev []Event
 			rt := New(s, Policy{}, WithHooks(Hooks{OnRetry: func(e Event) { ev = append(ev, e) }}))
 			resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatal(resp, err)
 			}
-			if d := s.calls[1].at.Sub(s.calls[0].at); d != 3*time.Second {
+			if d := s.Calls()[1].At.Sub(s.Calls()[0].At); d != 3*time.Second {
 				t.Fatalf("delay = %v, want the Retry-After of 3s", d)
 			}
 			if len(ev) != 1 || ev[0].Source != SourceRetryAfter || ev[0].Delay != 3*time.Second {
@@ -235,35 +165,35 @@ func TestRetryAfter(t *testing.T) {
 	})
 	t.Run("shorter than the backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){answer(429, "", "", "Retry-After", "0"), ok200}}
+			s := testkit.NewScript(answer(429, "", "", "Retry-After", "0"), ok200)
 			rt := New(s, Policy{RandomizationFactor: -1})
 			resp, _ := rt.RoundTrip(newReq(t, t.Context(), "GET", "/", ""))
 			resp.Body.Close()
-			if d := s.calls[1].at.Sub(s.calls[0].at); d != 100*time.Millisecond {
+			if d := s.Calls()[1].At.Sub(s.Calls()[0].At); d != 100*time.Millisecond {
 				t.Fatalf("delay = %v, want the backoff's 100ms", d)
 			}
 		})
 	})
 	t.Run("garbage ignored", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){answer(429, "", "", "Retry-After", "-5"), ok200}}
+			s := testkit.NewScript(answer(429, "", "", "Retry-After", "-5"), ok200)
 			rt := New(s, Policy{RandomizationFactor: -1})
 			resp, _ := rt.RoundTrip(newReq(t, t.Context(), "GET", "/", ""))
 			resp.Body.Close()
-			if d := s.calls[1].at.Sub(s.calls[0].at); d != 100*time.Millisecond {
+			if d := s.Calls()[1].At.Sub(s.Calls()[0].At); d != 100*time.Millisecond {
 				t.Fatalf("delay = %v", d)
 			}
 		})
 	})
 	t.Run("above the cap returns at once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){answer(503, "application/problem+json", rexhausted, "Retry-After", "31"), ok200}}
+			s := testkit.NewScript(answer(503, "application/problem+json", rexhausted, "Retry-After", "31"), ok200)
 			var done []Event
 			rt := New(s, Policy{}, WithHooks(Hooks{OnDone: func(e Event) { done = append(done, e) }}))
 			start := time.Now()
 			resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
-			if err != nil || resp.StatusCode != 503 || s.count() != 1 || time.Since(start) != 0 {
-				t.Fatalf("want the 503 at once after 1 attempt: %v %v attempts=%d after %v", resp, err, s.count(), time.Since(start))
+			if err != nil || resp.StatusCode != 503 || s.Count() != 1 || time.Since(start) != 0 {
+				t.Fatalf("want the 503 at once after 1 attempt: %v %v attempts=%d after %v", resp, err, s.Count(), time.Since(start))
 			}
 			if got, _ := io.ReadAll(resp.Body); string(got) != rexhausted {
 				t.Fatalf("body = %q", got)
@@ -276,12 +206,12 @@ func TestRetryAfter(t *testing.T) {
 	t.Run("http date", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			at := time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
-			s := &script{steps: []func(*http.Request) (*http.Response, error){answer(429, "", "", "Retry-After", at), ok200}}
+			s := testkit.NewScript(answer(429, "", "", "Retry-After", at), ok200)
 			rt := New(s, Policy{})
 			resp, _ := rt.RoundTrip(newReq(t, t.Context(), "GET", "/", ""))
 			resp.Body.Close()
 			// HTTP-dates have whole seconds: the wait ends at that second.
-			if d := s.calls[1].at.Sub(s.calls[0].at); d <= time.Second || d > 2*time.Second {
+			if d := s.Calls()[1].At.Sub(s.Calls()[0].At); d <= time.Second || d > 2*time.Second {
 				t.Fatalf("delay = %v, want (1s, 2s]", d)
 			}
 		})
@@ -290,7 +220,7 @@ func TestRetryAfter(t *testing.T) {
 
 func TestDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure}}
+		s := testkit.NewScript(backpressure)
 		var done []Event
 		rt := New(s, Policy{MaxAttempts: 10, RandomizationFactor: -1}, WithHooks(Hooks{OnDone: func(e Event) { done = append(done, e) }}))
 		ctx, cancel := context.WithTimeout(t.Context(), 1*time.Second)
@@ -302,8 +232,8 @@ func TestDeadline(t *testing.T) {
 			t.Fatalf("want the last 503, got %v %v", resp, err)
 		}
 		resp.Body.Close()
-		if s.count() != 4 || time.Since(start) != 700*time.Millisecond {
-			t.Fatalf("attempts = %d after %v, want 4 after 700ms", s.count(), time.Since(start))
+		if s.Count() != 4 || time.Since(start) != 700*time.Millisecond {
+			t.Fatalf("attempts = %d after %v, want 4 after 700ms", s.Count(), time.Since(start))
 		}
 		if done[0].Stop != StopDeadline || done[0].Attempt != 4 {
 			t.Fatalf("done = %+v", done[0])
@@ -313,7 +243,7 @@ func TestDeadline(t *testing.T) {
 
 func TestCancelDuringWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){answer(429, "", "", "Retry-After", "10"), ok200}}
+		s := testkit.NewScript(answer(429, "", "", "Retry-After", "10"), ok200)
 		rt := New(s, Policy{})
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(50*time.Millisecond, cancel)
@@ -322,14 +252,14 @@ func TestCancelDuringWait(t *testing.T) {
 		if resp != nil || !errors.Is(err, context.Canceled) {
 			t.Fatalf("want context.Canceled, got %v, %v", resp, err)
 		}
-		if time.Since(start) != 50*time.Millisecond || s.count() != 1 {
-			t.Fatalf("returned after %v with %d attempts", time.Since(start), s.count())
+		if time.Since(start) != 50*time.Millisecond || s.Count() != 1 {
+			t.Fatalf("returned after %v with %d attempts", time.Since(start), s.Count())
 		}
 		var re *Error
 		if !errors.As(err, &re) || re.Attempts != 1 || re.Host != "gw.test:8080" {
 			t.Fatalf("err = %#v", err)
 		}
-		if !s.bodies[0].closed {
+		if !s.Bodies()[0].Closed() {
 			t.Fatal("the discarded 429 was not closed")
 		}
 	})
@@ -338,11 +268,11 @@ func TestCancelDuringWait(t *testing.T) {
 func TestAttemptsExact(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 5, 7} {
 		synctest.Test(t, func(t *testing.T) {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure}}
+			s := testkit.NewScript(backpressure)
 			rt := New(s, Policy{MaxAttempts: n})
 			resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
-			if err != nil || resp.StatusCode != 503 || s.count() != n {
-				t.Fatalf("MaxAttempts %d: attempts %d, %v %v", n, s.count(), resp, err)
+			if err != nil || resp.StatusCode != 503 || s.Count() != n {
+				t.Fatalf("MaxAttempts %d: attempts %d, %v %v", n, s.Count(), resp, err)
 			}
 			resp.Body.Close()
 		})
@@ -351,7 +281,7 @@ func TestAttemptsExact(t *testing.T) {
 
 func TestTransportErrorAfterAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){refused}}
+		s := testkit.NewScript(refused)
 		rt := New(s, Policy{MaxAttempts: 3})
 		resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
 		if resp != nil || !errors.Is(err, syscall.ECONNREFUSED) {
@@ -365,7 +295,7 @@ func TestTransportErrorAfterAttempts(t *testing.T) {
 
 func TestBodyReplayAndRequestUntouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, tooMany, ok200}}
+		s := testkit.NewScript(backpressure, tooMany, ok200)
 		rt := New(s, Policy{})
 		const payload = `{"processDefinitionId":"order","variables":{"n":1}}`
 		req := newReq(t, t.Context(), "POST", "/v2/process-instances", payload)
@@ -376,18 +306,18 @@ func TestBodyReplayAndRequestUntouched(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatal(resp, err)
 		}
-		for i, c := range s.calls {
-			if string(c.body) != payload {
-				t.Errorf("attempt %d body = %q", i, c.body)
+		for i, c := range s.Calls() {
+			if string(c.Body) != payload {
+				t.Errorf("attempt %d body = %q", i, c.Body)
 			}
-			if c.header.Get("X-Trace") != "t1" {
+			if c.Header.Get("X-Trace") != "t1" {
 				t.Errorf("attempt %d lost a header", i)
 			}
-			if i > 0 && c.req == req {
+			if i > 0 && c.Req == req {
 				t.Errorf("attempt %d reused the caller's request", i)
 			}
 		}
-		if s.calls[0].req != req {
+		if s.Calls()[0].Req != req {
 			t.Error("first attempt should send the caller's request")
 		}
 		after := *req
@@ -399,14 +329,14 @@ func TestBodyReplayAndRequestUntouched(t *testing.T) {
 
 func TestNonReplayableBodySentOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, ok200}}
+		s := testkit.NewScript(backpressure, ok200)
 		var done []Event
 		rt := New(s, Policy{}, WithHooks(Hooks{OnDone: func(e Event) { done = append(done, e) }}))
 		req := newReq(t, t.Context(), "POST", "/v2/process-instances", "")
 		req.Body = io.NopCloser(io.MultiReader(strings.NewReader("streamed")))
 		resp, err := rt.RoundTrip(req)
-		if err != nil || resp.StatusCode != 503 || s.count() != 1 {
-			t.Fatalf("want one attempt and its 503: %d, %v %v", s.count(), resp, err)
+		if err != nil || resp.StatusCode != 503 || s.Count() != 1 {
+			t.Fatalf("want one attempt and its 503: %d, %v %v", s.Count(), resp, err)
 		}
 		if done[0].Stop != StopBody {
 			t.Fatalf("stop = %v", done[0].Stop)
@@ -416,13 +346,13 @@ func TestNonReplayableBodySentOnce(t *testing.T) {
 
 func TestGetBodyFailureReturnsResponse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, ok200}}
+		s := testkit.NewScript(backpressure, ok200)
 		rt := New(s, Policy{})
 		req := newReq(t, t.Context(), "POST", "/v2/process-instances", "{}")
 		req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("gone") }
 		resp, err := rt.RoundTrip(req)
-		if err != nil || resp.StatusCode != 503 || s.count() != 1 {
-			t.Fatalf("got %d attempts, %v %v", s.count(), resp, err)
+		if err != nil || resp.StatusCode != 503 || s.Count() != 1 {
+			t.Fatalf("got %d attempts, %v %v", s.Count(), resp, err)
 		}
 		if got, _ := io.ReadAll(resp.Body); string(got) != rexhausted {
 			t.Fatalf("the returned response must be intact, got %q", got)
@@ -441,12 +371,12 @@ func TestPerRequestAttempts(t *testing.T) {
 			{WithMaxAttempts(t.Context(), 9), 9},
 			{WithMaxAttempts(t.Context(), -3), 1},
 		} {
-			s := &script{steps: []func(*http.Request) (*http.Response, error){tooMany}}
+			s := testkit.NewScript(tooMany)
 			rt := New(s, Policy{})
 			resp, _ := rt.RoundTrip(newReq(t, tt.ctx, "GET", "/", ""))
 			resp.Body.Close()
-			if s.count() != tt.want {
-				t.Errorf("attempts = %d, want %d", s.count(), tt.want)
+			if s.Count() != tt.want {
+				t.Errorf("attempts = %d, want %d", s.Count(), tt.want)
 			}
 		}
 	})
@@ -456,7 +386,7 @@ func TestBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// A host that is down for GETs: without a budget, 100 requests
 		// would make 500 attempts.
-		s := &script{steps: []func(*http.Request) (*http.Response, error){unavailable}}
+		s := testkit.NewScript(unavailable)
 		var exhausted int
 		rt := New(s, Policy{BudgetRatio: 0.2, BudgetReserve: 10}, WithHooks(Hooks{OnDone: func(e Event) {
 			if e.Stop == StopBudget {
@@ -471,7 +401,7 @@ func TestBudget(t *testing.T) {
 			}
 			resp.Body.Close()
 		}
-		retries := s.count() - n
+		retries := s.Count() - n
 		// The reserve of 10, then 0.2 a request: one retry every fifth
 		// request once it is spent. The bucket is exact arithmetic, so
 		// the count is too: 10 from the reserve, 19 earned over the 99
@@ -484,32 +414,32 @@ func TestBudget(t *testing.T) {
 		}
 
 		// Backpressure does not draw on it.
-		s2 := &script{steps: []func(*http.Request) (*http.Response, error){backpressure}}
+		s2 := testkit.NewScript(backpressure)
 		rt2 := New(s2, Policy{BudgetRatio: 0.2, BudgetReserve: 1})
 		for range 10 {
 			resp, _ := rt2.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
 			resp.Body.Close()
 		}
-		if s2.count() != 50 {
-			t.Fatalf("backpressure attempts = %d, want 10 requests x 5 attempts", s2.count())
+		if s2.Count() != 50 {
+			t.Fatalf("backpressure attempts = %d, want 10 requests x 5 attempts", s2.Count())
 		}
 
 		// Turned off, every request gets its attempts.
-		s3 := &script{steps: []func(*http.Request) (*http.Response, error){unavailable}}
+		s3 := testkit.NewScript(unavailable)
 		rt3 := New(s3, Policy{BudgetRatio: -1})
 		for range 20 {
 			resp, _ := rt3.RoundTrip(newReq(t, t.Context(), "GET", "/", ""))
 			resp.Body.Close()
 		}
-		if s3.count() != 100 {
-			t.Fatalf("attempts without budget = %d, want 100", s3.count())
+		if s3.Count() != 100 {
+			t.Fatalf("attempts without budget = %d, want 100", s3.Count())
 		}
 	})
 }
 
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, ok200}}
+		s := testkit.NewScript(backpressure, ok200)
 		var log []string
 		rt := New(s, Policy{RandomizationFactor: -1}, WithHooks(Hooks{
 			OnAttempt: func(e Event) { log = append(log, "attempt "+e.Verdict.Kind.String()+" "+e.Host) },
@@ -569,18 +499,33 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestManyHostsBounded(t *testing.T) {
-	var hs hosts
-	hs.ratio, hs.reserv = 0.2, 10
-	for i := range maxHosts + 50 {
-		hs.get(verdict.Host{Scheme: "http", Addr: "h" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
+	synctest.Test(t, manyHostsBounded)
+}
+
+func manyHostsBounded(t *testing.T) {
+	rt := New(testkit.NewScript(testkit.Unavailable), Policy{})
+	for i := range hosts.DefaultMax + 50 {
+		// A 503 to a GET draws on the budget, so no host is forgettable
+		// until its budget refills.
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://h%d.test/x", i), nil)
+		resp, err := rt.RoundTrip(retry1(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 	}
-	if hs.m.Len() != maxHosts {
-		t.Fatalf("hosts = %d, want %d", hs.m.Len(), maxHosts)
+	if n := len(rt.Stats()); n != hosts.DefaultMax {
+		t.Fatalf("hosts = %d, want %d", n, hosts.DefaultMax)
 	}
 }
 
+// retry1 lets req be retried once, so that each host's budget is drawn on.
+func retry1(req *http.Request) *http.Request {
+	return req.WithContext(WithMaxAttempts(req.Context(), 2))
+}
+
 type idleCloser struct {
-	script
+	testkit.Script
 	closed bool
 }
 
@@ -601,9 +546,16 @@ func blockUntilDone(req *http.Request) (*http.Response, error) {
 	return nil, req.Context().Err()
 }
 
+// waitForPermit stands for the limiter below holding an attempt back until
+// the request's context ends: the attempt never leaves the process.
+func waitForPermit(req *http.Request) (*http.Response, error) {
+	<-req.Context().Done()
+	return nil, fmt.Errorf("limiter: waiting for a permit: %w", errors.Join(verdict.ErrNotSent, req.Context().Err()))
+}
+
 func TestDeadlineWhileNextAttemptWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, blockUntilDone}}
+		s := testkit.NewScript(backpressure, waitForPermit)
 		var done []Event
 		rt := New(s, Policy{}, WithHooks(Hooks{OnDone: func(e Event) { done = append(done, e) }}))
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
@@ -616,8 +568,8 @@ func TestDeadlineWhileNextAttemptWaits(t *testing.T) {
 		if got, _ := io.ReadAll(resp.Body); string(got) != rexhausted {
 			t.Fatalf("kept body = %q", got)
 		}
-		if time.Since(start) != 500*time.Millisecond || s.count() != 2 {
-			t.Fatalf("returned after %v and %d attempts", time.Since(start), s.count())
+		if time.Since(start) != 500*time.Millisecond || s.Count() != 2 {
+			t.Fatalf("returned after %v and %d attempts", time.Since(start), s.Count())
 		}
 		if len(done) != 1 || done[0].Stop != StopDeadline || done[0].Verdict.Kind != verdict.Backpressure {
 			t.Fatalf("done = %+v", done)
@@ -625,9 +577,29 @@ func TestDeadlineWhileNextAttemptWaits(t *testing.T) {
 	})
 }
 
+// TestDeadlineWhileNextAttemptOnServer is issue 9's first defect: when the
+// deadline passes while a retry is on the server, which may carry it out,
+// the caller must not be told the previous refusal ("nothing happened").
+func TestDeadlineWhileNextAttemptOnServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := testkit.NewScript(backpressure, blockUntilDone)
+		rt := New(s, Policy{})
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		resp, err := rt.RoundTrip(newReq(t, ctx, "POST", "/v2/process-instances", "{}"))
+		if resp != nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("an attempt that may have reached the server must end in the deadline error, got %v, %v", resp, err)
+		}
+		var re *Error
+		if !errors.As(err, &re) || re.Attempts != 2 {
+			t.Fatalf("error %v does not name 2 attempts", err)
+		}
+	})
+}
+
 func TestCancelWhileNextAttemptWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{steps: []func(*http.Request) (*http.Response, error){backpressure, blockUntilDone}}
+		s := testkit.NewScript(backpressure, blockUntilDone)
 		rt := New(s, Policy{})
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(500*time.Millisecond, cancel)
@@ -641,7 +613,7 @@ func TestCancelWhileNextAttemptWaits(t *testing.T) {
 func TestLargeAnswerNotKept(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		big := answer(503, "application/problem+json", `{"title":"RESOURCE_EXHAUSTED","detail":"`+strings.Repeat("x", 8<<10)+`"}`)
-		s := &script{steps: []func(*http.Request) (*http.Response, error){big, blockUntilDone}}
+		s := testkit.NewScript(big, blockUntilDone)
 		rt := New(s, Policy{})
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
@@ -649,8 +621,183 @@ func TestLargeAnswerNotKept(t *testing.T) {
 		if resp != nil || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("an answer too large to keep cannot come back: %v, %v", resp, err)
 		}
-		if !s.bodies[0].closed {
+		if !s.Bodies()[0].Closed() {
 			t.Fatal("the large answer was not closed")
+		}
+	})
+}
+
+// TestPanickingHookClosesResponse: a hook that panics while the layer holds
+// a response leaves no connection behind (issue 9, defect 6).
+func TestPanickingHookClosesResponse(t *testing.T) {
+	for _, name := range []string{"OnAttempt", "OnDone"} {
+		t.Run(name, func(t *testing.T) {
+			s := testkit.NewScript(ok200)
+			boom := func(Event) { panic("hook") }
+			var h Hooks
+			if name == "OnAttempt" {
+				h.OnAttempt = boom
+			} else {
+				h.OnDone = boom
+			}
+			rt := New(s, Policy{}, WithHooks(h))
+			func() {
+				defer func() {
+					if recover() != "hook" {
+						t.Fatal("the hook's panic did not reach the caller")
+					}
+				}()
+				rt.RoundTrip(newReq(t, t.Context(), "GET", "/v2/topology", ""))
+			}()
+			if !s.Bodies()[0].Closed() {
+				t.Fatal("the response held when the hook panicked was not closed")
+			}
+		})
+	}
+}
+
+func TestEventCarriesRouteAndElapsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []Event
+		rec := func(e Event) { got = append(got, e) }
+		rt := New(testkit.NewScript(backpressure, ok200), Policy{RandomizationFactor: -1},
+			WithHooks(Hooks{OnAttempt: rec, OnRetry: rec, OnDone: rec}))
+		resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/zeebe/v2/jobs/2251799813685249/failure", "{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(got) != 4 {
+			t.Fatalf("events = %d, want attempt, retry, attempt, done", len(got))
+		}
+		for _, e := range got {
+			if e.Route.Template != "/v2/jobs/{jobKey}/failure" || !e.Route.Drain() {
+				t.Fatalf("event route = %+v", e.Route)
+			}
+		}
+		if done := got[3]; done.Elapsed != 100*time.Millisecond || done.Attempt != 2 {
+			t.Fatalf("done: elapsed %v, attempt %d; want 100ms, 2", done.Elapsed, done.Attempt)
+		}
+		resp, _ = rt.RoundTrip(newReq(t, t.Context(), "GET", "/api/orders/1234567", ""))
+		resp.Body.Close()
+		if last := got[len(got)-1]; last.Route.Template != "" {
+			t.Fatalf("other API templated as %q, want none", last.Route.Template)
+		}
+	})
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A GET whose first attempt never answers is retried after the
+		// attempt's bound; the second answers.
+		s := testkit.NewScript(blockUntilDone, ok200)
+		rt := New(s, Policy{AttemptTimeout: 2 * time.Second, RandomizationFactor: -1})
+		start := time.Now()
+		resp, err := rt.RoundTrip(newReq(t, t.Context(), "GET", "/v2/topology", ""))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("got %v, %v", resp, err)
+		}
+		if _, err := io.ReadAll(resp.Body); err != nil {
+			t.Fatalf("the body of the answer must outlive RoundTrip: %v", err)
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d != 2*time.Second+100*time.Millisecond {
+			t.Fatalf("took %v, want 2.1s (bound, then the first delay)", d)
+		}
+
+		// A POST that runs out of time may have been carried out: not
+		// retried, and a transport error rather than a cancellation.
+		s = testkit.NewScript(blockUntilDone)
+		rt = New(s, Policy{AttemptTimeout: time.Second})
+		_, err = rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
+		if !errors.Is(err, context.DeadlineExceeded) || s.Count() != 1 {
+			t.Fatalf("POST timing out: %v after %d attempts", err, s.Count())
+		}
+
+		// A long poll gets its requestTimeout on top of the bound.
+		s = testkit.NewScript(func(req *http.Request) (*http.Response, error) {
+			select {
+			case <-time.After(20 * time.Second):
+				return testkit.OK(req)
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
+		})
+		rt = New(s, Policy{AttemptTimeout: time.Second})
+		resp, err = rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1,"requestTimeout":"20000"}`))
+		if err != nil {
+			t.Fatalf("a 20s long poll was cut short by a 1s attempt bound: %v", err)
+		}
+		resp.Body.Close()
+	})
+}
+
+func TestPolicyRejectsNonFinite(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, p := range []Policy{
+		{Multiplier: nan}, {Multiplier: inf},
+		{RandomizationFactor: nan}, {RandomizationFactor: math.Inf(-1)},
+		{BudgetRatio: nan}, {BudgetRatio: inf},
+	} {
+		if err := p.Validate(); !errors.Is(err, ErrInvalidPolicy) {
+			t.Errorf("Validate(%+v) = %v, want an invalid policy", p, err)
+		}
+	}
+}
+
+func TestStats(t *testing.T) { synctest.Test(t, stats) }
+
+func stats(t *testing.T) {
+	rt := New(testkit.NewScript(testkit.Unavailable), Policy{})
+	req, _ := http.NewRequest("GET", "http://Gateway.test/v2/topology", nil)
+	resp, err := rt.RoundTrip(retry1(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	st := rt.Stats()
+	if len(st) != 1 || st[0].Host != "gateway.test:80" || st[0].Budget != 9 {
+		t.Fatalf("Stats = %+v, want gateway.test:80 with a full budget of 10 less the retry", st)
+	}
+}
+
+// stallingBody yields nothing until it is closed, as the body of a server
+// that sent its headers and stalled.
+type stallingBody struct{ closed chan struct{} }
+
+func (b *stallingBody) Read([]byte) (int, error) {
+	<-b.closed
+	return 0, errors.New("read on closed body")
+}
+
+func (b *stallingBody) Close() error {
+	select {
+	case <-b.closed:
+	default:
+		close(b.closed)
+	}
+	return nil
+}
+
+// TestDrainBoundedInTime: a discarded answer whose body stalls does not hold
+// the retry; it is cut off after the drain's time bound (issue 9, defect 3).
+func TestDrainBoundedInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stalled := func(req *http.Request) (*http.Response, error) {
+			resp := testkit.Response(req, 429, "text/html", "")
+			resp.Body = &stallingBody{closed: make(chan struct{})}
+			return resp, nil
+		}
+		s := testkit.NewScript(stalled, ok200)
+		rt := New(s, Policy{RandomizationFactor: -1})
+		start := time.Now()
+		resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("got %v, %v", resp, err)
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d != drainTimeout+100*time.Millisecond {
+			t.Fatalf("took %v, want the drain bound %v and the first delay", d, drainTimeout)
 		}
 	})
 }

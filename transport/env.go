@@ -1,23 +1,36 @@
 package transport
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/metrics"
-	"github.com/ebb-go/ebb/retry"
 )
 
-// FromEnv reads the chain's settings from the environment of the process,
-// for workers configured by their deployment. Every variable is optional;
-// where both an EBB_ name and a Camunda SDK name are set, the EBB_ one wins.
+// FromEnv returns opts followed by the settings that the process environment
+// sets, for workers configured by their deployment: write the program's own
+// settings in code, and let the variables a deployment sets override them,
+// field by field, and only those.
+//
+//	opts, err := transport.FromEnv(transport.WithRetry(retry.Policy{MaxAttempts: 3}))
+//	if err != nil {
+//		log.Fatal(err) // names each bad variable and its value
+//	}
+//	client := transport.NewClient(opts...)
+//
+// The environment's settings are applied after every other option, wherever
+// they stand in the list given to [New], so they win over the code's
+// whatever the order; a variable that is not set changes nothing. Every
+// variable is optional; where both an EBB_ name and a Camunda SDK name are
+// set, the EBB_ one wins. A variable set to the empty string counts as
+// unset.
 //
 //	variable                              default  meaning
 //	EBB_RETRY_MAX_ATTEMPTS                5        attempts per request, first included (whole number >= 1)
@@ -29,8 +42,10 @@ import (
 //	EBB_RETRY_MULTIPLIER                  2        growth per retry (number >= 1)
 //	EBB_RETRY_RANDOMIZATION               0.5      jitter: delay d in [d-f·d, d+f·d] (0 to 1; 0 = none)
 //	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
-//	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number >= 0; 0 = no budget)
-//	EBB_BREAKER                           on       "off" for no circuit breaker (on, off, true, false, 1, 0)
+//	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number > 0, or off)
+//	EBB_ATTEMPT_TIMEOUT                   off      bound on each attempt; long polls get their requestTimeout on top
+//	                                               (Go duration > 0, or off)
+//	EBB_BREAKER                           on       circuit breaker (on or off)
 //	EBB_BREAKER_WINDOW                    10s      rolling window over which failures are counted (Go duration > 0)
 //	EBB_BREAKER_FAILURE_RATIO             0.5      trips at this share of failed requests (0 < r <= 1, or off)
 //	EBB_BREAKER_MIN_REQUESTS              10       fewest requests in the window for the ratio to apply (>= 1)
@@ -43,23 +58,124 @@ import (
 //	                                                takes BALANCED, CONSERVATIVE, AGGRESSIVE and LEGACY (= observe)
 //	EBB_METRICS_NAMESPACE                 ebb      prefix of the metric names (with WithMetrics)
 //
+// One rule holds for every variable: the word "off" (in any case) turns a
+// feature off, "on" turns it on, and a number means that number — a value the setting
+// cannot take (such as a zero attempts or a zero ratio) is an error rather
+// than a silent default.
+//
 // A malformed or out-of-range value is an error naming the variable and the
 // value, such as EBB_RETRY_MAX_ATTEMPTS="many": not a whole number; it is
-// never replaced by a default. All such errors are reported together. A
-// variable set to the empty string counts as unset.
-func FromEnv() ([]Option, error) {
-	return fromEnv(os.LookupEnv)
+// never replaced by a default. So is a value that conflicts with the code's
+// settings passed in opts (EBB_RETRY_INITIAL_INTERVAL above the code's
+// MaxInterval), and a variable named EBB_* that ebb does not read, which is
+// most often a misspelling (the error names the closest known variable).
+// All such errors are reported together.
+func FromEnv(opts ...Option) ([]Option, error) {
+	return fromEnv(os.LookupEnv, os.Environ(), opts)
 }
 
-// env reads variables through lookup and gathers every error.
+// variables lists every variable FromEnv reads, with the Go field each one
+// sets, to name a variable in the errors of the settings' Validate.
+var variables = []struct{ name, field string }{
+	{"EBB_RETRY_MAX_ATTEMPTS", "MaxAttempts"},
+	{"CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS", "MaxAttempts"},
+	{"EBB_RETRY_INITIAL_INTERVAL", "InitialInterval"},
+	{"CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS", "InitialInterval"},
+	{"EBB_RETRY_MAX_INTERVAL", "MaxInterval"},
+	{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS", "MaxInterval"},
+	{"EBB_RETRY_MULTIPLIER", "Multiplier"},
+	{"EBB_RETRY_RANDOMIZATION", "RandomizationFactor"},
+	{"EBB_RETRY_MAX_RETRY_AFTER", "MaxRetryAfter"},
+	{"EBB_RETRY_BUDGET_RATIO", "BudgetRatio"},
+	{"EBB_ATTEMPT_TIMEOUT", "AttemptTimeout"},
+	{"EBB_BREAKER", "Disabled"},
+	{"EBB_BREAKER_WINDOW", "Window"},
+	{"EBB_BREAKER_FAILURE_RATIO", "FailureRatio"},
+	{"EBB_BREAKER_MIN_REQUESTS", "MinRequests"},
+	{"EBB_BREAKER_CONSECUTIVE_FAILURES", "ConsecutiveFailures"},
+	{"EBB_BREAKER_OPEN_TIMEOUT", "OpenTimeout"},
+	{"EBB_BREAKER_MAX_OPEN_TIMEOUT", "MaxOpenTimeout"},
+	{"EBB_BREAKER_PROBES", "Probes"},
+	{"EBB_LIMITER_PROFILE", "Profile"},
+	{"CAMUNDA_SDK_BACKPRESSURE_PROFILE", "Profile"},
+	{"EBB_METRICS_NAMESPACE", "Namespace"},
+}
+
+// env reads variables through lookup, gathers every error, and collects a
+// patch per variable set.
 type env struct {
-	lookup func(string) (string, bool)
-	errs   []error
+	lookup  func(string) (string, bool)
+	errs    []error
+	patches []func(*config)
+	set     map[string]string // field -> "NAME=\"value\"" of the variable that set it
 }
 
-// get returns the value of the first of names that is set, and its name. A
-// variable set to the empty string counts as unset, as deployment manifests
-// often leave a variable empty rather than remove it.
+// envOption applies the environment's patches after every other option.
+type envOption []func(*config)
+
+func (o envOption) apply(c *config) { c.env = append(c.env, o...) }
+
+func fromEnv(lookup func(string) (string, bool), environ []string, opts []Option) ([]Option, error) {
+	e := &env{lookup: lookup, set: map[string]string{}}
+	e.unknown(environ)
+	e.retry()
+	e.breaker()
+	e.limiter()
+	e.namespace()
+	if len(e.errs) == 0 {
+		e.check(opts)
+	}
+	if len(e.errs) > 0 {
+		return nil, fmt.Errorf("transport: %w", errors.Join(e.errs...))
+	}
+	return append(slices.Clip(opts), envOption(e.patches)), nil
+}
+
+// check validates the code's settings with the environment's on top, and
+// names the variables behind a setting that does not hold.
+func (e *env) check(opts []Option) {
+	c := newConfig(opts)
+	for _, p := range e.patches {
+		p(&c)
+	}
+	for _, err := range []error{c.retry.Validate(), c.breaker.Validate(), c.limiter.Validate()} {
+		if err != nil {
+			e.errs = append(e.errs, e.blame(err))
+		}
+	}
+}
+
+// blame turns a Validate error ("pkg: invalid ...: Field = value: why")
+// into one that names the variables behind it, so that the message points
+// at what the deployment can change.
+func (e *env) blame(err error) error {
+	msg := err.Error()
+	field, why := "", msg
+	if i := strings.Index(msg, " = "); i >= 0 {
+		field = msg[strings.LastIndex(msg[:i], " ")+1 : i]
+		if k := strings.Index(msg[i+3:], ": "); k >= 0 {
+			why = msg[i+3+k+2:]
+		}
+	}
+	var others []string
+	for f, v := range e.set {
+		if f != field && strings.Contains(why, f) {
+			others = append(others, v)
+		}
+	}
+	slices.Sort(others)
+	switch primary := e.set[field]; {
+	case primary != "" && len(others) > 0:
+		return fmt.Errorf("%s: %s, set by %s", primary, why, strings.Join(others, ", "))
+	case primary != "":
+		return fmt.Errorf("%s: %s", primary, why)
+	case len(others) > 0:
+		return fmt.Errorf("%s: conflicts with the settings in code: %w", strings.Join(others, ", "), err)
+	}
+	return fmt.Errorf("settings from the environment: %w", err)
+}
+
+// get returns the value of the first of names that is set, and its name.
 func (e *env) get(names ...string) (name, value string, ok bool) {
 	for _, n := range names {
 		if v, ok := e.lookup(n); ok && strings.TrimSpace(v) != "" {
@@ -73,8 +189,14 @@ func (e *env) fail(name, value, why string) {
 	e.errs = append(e.errs, fmt.Errorf("%s=%q: %s", name, value, why))
 }
 
-// wholeNumber reads an integer of at least lo.
-func (e *env) wholeNumber(dst *int, lo int, names ...string) {
+// apply records a patch set by variable name for the Go field field.
+func (e *env) apply(name, value, field string, p func(*config)) {
+	e.patches = append(e.patches, p)
+	e.set[field] = fmt.Sprintf("%s=%q", name, value)
+}
+
+// whole reads an integer of at least 1.
+func (e *env) whole(field string, set func(*config, int), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
 		return
@@ -83,159 +205,213 @@ func (e *env) wholeNumber(dst *int, lo int, names ...string) {
 	switch {
 	case err != nil:
 		e.fail(name, v, "not a whole number")
-	case n < lo:
-		e.fail(name, v, fmt.Sprintf("must be at least %d", lo))
+	case n < 1:
+		e.fail(name, v, "must be at least 1")
 	default:
-		*dst = n
+		e.apply(name, v, field, func(c *config) { set(c, n) })
 	}
 }
 
-// number reads a float within [lo, hi].
-func (e *env) number(dst *float64, lo, hi float64, names ...string) bool {
+// number reads a finite number; off, when allowed, comes as ok with off set.
+func (e *env) number(field string, allowOff bool, set func(c *config, f float64, off bool), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
-		return false
+		return
+	}
+	if allowOff && strings.EqualFold(v, "off") {
+		e.apply(name, v, field, func(c *config) { set(c, 0, true) })
+		return
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	switch {
-	case err != nil:
-		e.fail(name, v, "not a number")
-	case f < lo || f > hi:
-		if hi > 1e300 {
-			e.fail(name, v, fmt.Sprintf("must be at least %g", lo))
-		} else {
-			e.fail(name, v, fmt.Sprintf("must be between %g and %g", lo, hi))
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		why := "not a finite number"
+		if allowOff {
+			why += ` (or "off")`
 		}
+		e.fail(name, v, why)
+	case f < 0:
+		e.fail(name, v, "must not be negative")
 	default:
-		*dst = f
-		return true
+		e.apply(name, v, field, func(c *config) { set(c, f, false) })
 	}
-	return false
 }
 
-// duration reads a positive duration: a Go duration under the EBB_ name,
-// whole milliseconds under a name ending in _MS.
-func (e *env) duration(dst *time.Duration, names ...string) (name, value string) {
+// duration reads a positive duration: a Go duration under an EBB_ name,
+// whole milliseconds under a name ending in _MS; off, when allowed, comes
+// as a zero duration with off set.
+func (e *env) duration(field string, allowOff bool, set func(c *config, d time.Duration, off bool), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
-		return "", ""
+		return
+	}
+	if allowOff && strings.EqualFold(v, "off") {
+		e.apply(name, v, field, func(c *config) { set(c, 0, true) })
+		return
 	}
 	var d time.Duration
 	if strings.HasSuffix(name, "_MS") {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			e.fail(name, v, "not a whole number of milliseconds")
-			return "", ""
+			return
 		}
 		d = time.Duration(ms) * time.Millisecond
 	} else {
 		var err error
 		if d, err = time.ParseDuration(v); err != nil {
-			e.fail(name, v, `not a duration (such as "250ms" or "2s")`)
-			return "", ""
+			why := `not a duration (such as "250ms" or "2s")`
+			if allowOff {
+				why = `not a duration (such as "250ms" or "2s") or "off"`
+			}
+			e.fail(name, v, why)
+			return
 		}
 	}
 	if d <= 0 {
 		e.fail(name, v, "must be positive")
-		return "", ""
+		return
 	}
-	*dst = d
-	return name, v
+	e.apply(name, v, field, func(c *config) { set(c, d, false) })
 }
 
-func fromEnv(lookup func(string) (string, bool)) ([]Option, error) {
-	e := &env{lookup: lookup}
-
-	var p retry.Policy
-	e.wholeNumber(&p.MaxAttempts, 1, "EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
-	initName, initValue := e.duration(&p.InitialInterval, "EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
-	maxName, maxValue := e.duration(&p.MaxInterval, "EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
-	if first, last := cmp.Or(p.InitialInterval, retry.DefaultInitialInterval), cmp.Or(p.MaxInterval, retry.DefaultMaxInterval); first > last {
-		switch {
-		case initName != "" && maxName != "":
-			e.fail(initName, initValue, fmt.Sprintf("must not exceed %s=%q", maxName, maxValue))
-		case initName != "":
-			e.fail(initName, initValue, fmt.Sprintf("must not exceed the default delay cap of %v", last))
-		default:
-			e.fail(maxName, maxValue, fmt.Sprintf("must not be below the default first delay of %v", first))
+// ratio reads a number above 0, or off, which the settings spell -1. A zero
+// would read as "the default" in Go, so it is refused rather than guessed.
+func (e *env) ratio(field string, dst func(*config) *float64, name string) {
+	if _, v, ok := e.get(name); ok && v == "0" {
+		e.fail(name, v, `must be above 0 (or "off")`)
+		return
+	}
+	e.number(field, true, func(c *config, f float64, off bool) {
+		if off {
+			f = -1
 		}
-	}
-	e.number(&p.Multiplier, 1, 1e308, "EBB_RETRY_MULTIPLIER")
-	if e.number(&p.RandomizationFactor, 0, 1, "EBB_RETRY_RANDOMIZATION") && p.RandomizationFactor == 0 {
-		p.RandomizationFactor = -1 // the Policy's spelling of "none"
-	}
-	e.duration(&p.MaxRetryAfter, "EBB_RETRY_MAX_RETRY_AFTER")
-	if e.number(&p.BudgetRatio, 0, 1e308, "EBB_RETRY_BUDGET_RATIO") && p.BudgetRatio == 0 {
-		p.BudgetRatio = -1
-	}
-	if len(e.errs) == 0 {
-		if err := p.Validate(); err != nil {
-			e.errs = append(e.errs, fmt.Errorf("retry settings from the environment: %w", err))
-		}
-	}
-
-	opts := []Option{WithRetry(p), WithBreaker(e.breaker())}
-	if name, v, ok := e.get("EBB_LIMITER_PROFILE", "CAMUNDA_SDK_BACKPRESSURE_PROFILE"); ok {
-		if prof, err := limiter.ParseProfile(v); err != nil {
-			e.fail(name, v, "not a profile (balanced, conservative, aggressive, observe, off; or Camunda's BALANCED, CONSERVATIVE, AGGRESSIVE, LEGACY)")
-		} else {
-			opts = append(opts, WithLimiter(limiter.Settings{Profile: prof}))
-		}
-	}
-	if name, ns, ok := e.get("EBB_METRICS_NAMESPACE"); ok {
-		if (metrics.Options{Namespace: ns}).Validate() != nil || ns == "" {
-			e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
-		} else {
-			opts = append(opts, WithMetricsNamespace(ns))
-		}
-	}
-
-	if len(e.errs) > 0 {
-		return nil, fmt.Errorf("transport: %w", errors.Join(e.errs...))
-	}
-	return opts, nil
+		*dst(c) = f
+	}, name)
 }
 
-// off reports whether a variable says "off"; it lets a setting whose zero
-// value means "default" be turned off from the environment.
-func (e *env) off(name string) bool {
-	_, v, ok := e.get(name)
-	return ok && strings.EqualFold(v, "off")
+func (e *env) retry() {
+	e.whole("MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
+		"EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
+	e.duration("InitialInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.InitialInterval = d },
+		"EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
+	e.duration("MaxInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
+		"EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
+	e.number("Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
+	e.number("RandomizationFactor", false, func(c *config, f float64, _ bool) {
+		c.retry.RandomizationFactor = f
+		if f == 0 {
+			c.retry.RandomizationFactor = -1 // the Policy's spelling of "none"
+		}
+	}, "EBB_RETRY_RANDOMIZATION")
+	e.duration("MaxRetryAfter", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
+	e.ratio("BudgetRatio", func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
+	e.duration("AttemptTimeout", true, func(c *config, d time.Duration, _ bool) {
+		c.attemptTimeout, c.attemptTimeoutSet = d, true
+	}, "EBB_ATTEMPT_TIMEOUT")
 }
 
-// breaker reads the EBB_BREAKER_* variables.
-func (e *env) breaker() breaker.Settings {
-	var s breaker.Settings
+func (e *env) breaker() {
 	if name, v, ok := e.get("EBB_BREAKER"); ok {
-		switch strings.ToLower(v) {
-		case "on", "true", "1":
-		case "off", "false", "0":
-			s.Disabled = true
+		switch {
+		case strings.EqualFold(v, "on"), strings.EqualFold(v, "off"):
+			e.apply(name, v, "Disabled", func(c *config) { c.breaker.Disabled = strings.EqualFold(v, "off") })
 		default:
-			e.fail(name, v, "want on or off")
+			e.fail(name, v, `want "on" or "off"`)
 		}
 	}
-	e.duration(&s.Window, "EBB_BREAKER_WINDOW")
-	if e.off("EBB_BREAKER_FAILURE_RATIO") {
-		s.FailureRatio = -1
-	} else if e.number(&s.FailureRatio, 0, 1, "EBB_BREAKER_FAILURE_RATIO") && s.FailureRatio == 0 {
-		e.fail("EBB_BREAKER_FAILURE_RATIO", "0", `must be above 0 (or "off")`)
-	}
-	e.wholeNumber(&s.MinRequests, 1, "EBB_BREAKER_MIN_REQUESTS")
-	if e.off("EBB_BREAKER_CONSECUTIVE_FAILURES") {
-		s.ConsecutiveFailures = -1
+	e.duration("Window", false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
+	e.ratio("FailureRatio", func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
+	e.whole("MinRequests", func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
+	if name, v, ok := e.get("EBB_BREAKER_CONSECUTIVE_FAILURES"); ok && strings.EqualFold(v, "off") {
+		e.apply(name, v, "ConsecutiveFailures", func(c *config) { c.breaker.ConsecutiveFailures = -1 })
 	} else {
-		e.wholeNumber(&s.ConsecutiveFailures, 1, "EBB_BREAKER_CONSECUTIVE_FAILURES")
+		e.whole("ConsecutiveFailures", func(c *config, n int) { c.breaker.ConsecutiveFailures = n }, "EBB_BREAKER_CONSECUTIVE_FAILURES")
 	}
-	e.duration(&s.OpenTimeout, "EBB_BREAKER_OPEN_TIMEOUT")
-	if e.off("EBB_BREAKER_MAX_OPEN_TIMEOUT") {
-		s.MaxOpenTimeout = -1
-	} else {
-		e.duration(&s.MaxOpenTimeout, "EBB_BREAKER_MAX_OPEN_TIMEOUT")
+	e.duration("OpenTimeout", false, func(c *config, d time.Duration, _ bool) { c.breaker.OpenTimeout = d }, "EBB_BREAKER_OPEN_TIMEOUT")
+	e.duration("MaxOpenTimeout", true, func(c *config, d time.Duration, off bool) {
+		c.breaker.MaxOpenTimeout = d
+		if off {
+			c.breaker.MaxOpenTimeout = -1
+		}
+	}, "EBB_BREAKER_MAX_OPEN_TIMEOUT")
+	e.whole("Probes", func(c *config, n int) { c.breaker.Probes = n }, "EBB_BREAKER_PROBES")
+}
+
+func (e *env) limiter() {
+	name, v, ok := e.get("EBB_LIMITER_PROFILE", "CAMUNDA_SDK_BACKPRESSURE_PROFILE")
+	if !ok {
+		return
 	}
-	e.wholeNumber(&s.Probes, 1, "EBB_BREAKER_PROBES")
-	if err := s.Validate(); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("breaker settings from the environment: %w", err))
+	p, err := limiter.ParseProfile(v)
+	if err != nil {
+		e.fail(name, v, "not a profile (balanced, conservative, aggressive, observe, off; or Camunda's BALANCED, CONSERVATIVE, AGGRESSIVE, LEGACY)")
+		return
 	}
-	return s
+	e.apply(name, v, "Profile", func(c *config) { c.limiter.Profile = p })
+}
+
+func (e *env) namespace() {
+	name, ns, ok := e.get("EBB_METRICS_NAMESPACE")
+	if !ok {
+		return
+	}
+	if (metrics.Options{Namespace: ns}).Validate() != nil {
+		e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+		return
+	}
+	e.apply(name, ns, "Namespace", func(c *config) { c.namespace = ns })
+}
+
+// unknown reports every EBB_ variable that ebb does not read, with the
+// closest known name: a misspelt variable silently ignored is a setting a
+// deployment believes it made.
+func (e *env) unknown(environ []string) {
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "EBB_") || known(name) {
+			continue
+		}
+		best, dist := "", math.MaxInt
+		for _, v := range variables {
+			if d := editDistance(name, v.name); d < dist {
+				best, dist = v.name, d
+			}
+		}
+		why := "not a variable ebb reads"
+		if dist <= len(name)/3 {
+			why += "; did you mean " + best + "?"
+		}
+		e.fail(name, value, why)
+	}
+}
+
+func known(name string) bool {
+	for _, v := range variables {
+		if v.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

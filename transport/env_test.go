@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +16,15 @@ func lookupFrom(m map[string]string) func(string) (string, bool) {
 }
 
 // configOf applies the options to a fresh config.
-func configOf(opts []Option) config {
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
+func configOf(opts []Option) config { return newConfig(opts) }
+
+// envOf runs FromEnv over the variables of m, after the options opts.
+func envOf(m map[string]string, opts ...Option) ([]Option, error) {
+	var environ []string
+	for k, v := range m {
+		environ = append(environ, k+"="+v)
 	}
-	return c
+	return fromEnv(lookupFrom(m), environ, opts)
 }
 
 // policyOf applies the options to a fresh config and returns its policy.
@@ -50,13 +54,13 @@ func TestFromEnvRetry(t *testing.T) {
 		{"randomization full", map[string]string{"EBB_RETRY_RANDOMIZATION": "1"}, retry.Policy{RandomizationFactor: 1}},
 		{"retry-after cap", map[string]string{"EBB_RETRY_MAX_RETRY_AFTER": "1m"}, retry.Policy{MaxRetryAfter: time.Minute}},
 		{"budget", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0.5"}, retry.Policy{BudgetRatio: 0.5}},
-		{"budget off", map[string]string{"EBB_RETRY_BUDGET_RATIO": "0"}, retry.Policy{BudgetRatio: -1}},
+		{"budget off", map[string]string{"EBB_RETRY_BUDGET_RATIO": "off"}, retry.Policy{BudgetRatio: -1}},
 		{"spaces trimmed", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": " 4 "}, retry.Policy{MaxAttempts: 4}},
 		{"empty counts as unset", map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS": "6"}, retry.Policy{MaxAttempts: 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts, err := fromEnv(lookupFrom(tt.env))
+			opts, err := envOf(tt.env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,18 +88,25 @@ func TestFromEnvErrors(t *testing.T) {
 		{map[string]string{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "-5"}, `CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS="-5": must be positive`},
 		{map[string]string{"EBB_RETRY_MAX_INTERVAL": "soon"}, `EBB_RETRY_MAX_INTERVAL="soon": not a duration`},
 		{map[string]string{"EBB_RETRY_MULTIPLIER": "0.5"}, `EBB_RETRY_MULTIPLIER="0.5": must be at least 1`},
-		{map[string]string{"EBB_RETRY_MULTIPLIER": "two"}, `EBB_RETRY_MULTIPLIER="two": not a number`},
-		{map[string]string{"EBB_RETRY_RANDOMIZATION": "1.5"}, `EBB_RETRY_RANDOMIZATION="1.5": must be between 0 and 1`},
-		{map[string]string{"EBB_RETRY_RANDOMIZATION": "-0.1"}, `EBB_RETRY_RANDOMIZATION="-0.1": must be between 0 and 1`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "NaN"}, `EBB_RETRY_MULTIPLIER="NaN": not a finite number`},
+		{map[string]string{"EBB_RETRY_RANDOMIZATION": "NaN"}, `EBB_RETRY_RANDOMIZATION="NaN": not a finite number`},
+		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "NaN"}, `EBB_RETRY_BUDGET_RATIO="NaN": not a finite number (or "off")`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "+Inf"}, `EBB_RETRY_MULTIPLIER="+Inf": not a finite number`},
+		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "0"}, `EBB_RETRY_BUDGET_RATIO="0": must be above 0 (or "off")`},
+		{map[string]string{"EBB_ATTEMPT_TIMEOUT": "0s"}, `EBB_ATTEMPT_TIMEOUT="0s": must be positive`},
+		{map[string]string{"EBB_ATTEMPT_TIMEOUT": "soon"}, `EBB_ATTEMPT_TIMEOUT="soon": not a duration (such as "250ms" or "2s") or "off"`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "two"}, `EBB_RETRY_MULTIPLIER="two": not a finite number`},
+		{map[string]string{"EBB_RETRY_RANDOMIZATION": "1.5"}, `EBB_RETRY_RANDOMIZATION="1.5": must be at most 1`},
+		{map[string]string{"EBB_RETRY_RANDOMIZATION": "-0.1"}, `EBB_RETRY_RANDOMIZATION="-0.1": must not be negative`},
 		{map[string]string{"EBB_RETRY_MAX_RETRY_AFTER": "-1s"}, `EBB_RETRY_MAX_RETRY_AFTER="-1s": must be positive`},
-		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "-1"}, `EBB_RETRY_BUDGET_RATIO="-1": must be at least 0`},
-		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "10s"}, `EBB_RETRY_INITIAL_INTERVAL="10s": must not exceed the default delay cap of 5s`},
-		{map[string]string{"EBB_RETRY_MAX_INTERVAL": "50ms"}, `EBB_RETRY_MAX_INTERVAL="50ms": must not be below the default first delay of 100ms`},
-		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "2s", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "1000"}, `EBB_RETRY_INITIAL_INTERVAL="2s": must not exceed CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS="1000"`},
+		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "-1"}, `EBB_RETRY_BUDGET_RATIO="-1": must not be negative`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "10s"}, `EBB_RETRY_INITIAL_INTERVAL="10s": must not exceed MaxInterval (5s)`},
+		{map[string]string{"EBB_RETRY_MAX_INTERVAL": "50ms"}, `EBB_RETRY_MAX_INTERVAL="50ms": conflicts with the settings in code`},
+		{map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "2s", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS": "1000"}, `EBB_RETRY_INITIAL_INTERVAL="2s": must not exceed MaxInterval (1s), set by CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS="1000"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			opts, err := fromEnv(lookupFrom(tt.env))
+			opts, err := envOf(tt.env)
 			if err == nil || opts != nil {
 				t.Fatalf("want an error, got %v", opts)
 			}
@@ -106,7 +117,7 @@ func TestFromEnvErrors(t *testing.T) {
 	}
 
 	// Every bad variable is reported at once.
-	_, err := fromEnv(lookupFrom(map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "x", "EBB_RETRY_MULTIPLIER": "y"}))
+	_, err := envOf((map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "x", "EBB_RETRY_MULTIPLIER": "y"}))
 	if err == nil || !strings.Contains(err.Error(), "EBB_RETRY_MAX_ATTEMPTS") || !strings.Contains(err.Error(), "EBB_RETRY_MULTIPLIER") {
 		t.Fatalf("err = %v, want both variables named", err)
 	}
@@ -128,19 +139,16 @@ func TestFromEnvReadsProcessEnvironment(t *testing.T) {
 }
 
 func TestFromEnvMetricsNamespace(t *testing.T) {
-	opts, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": "worker_http"}))
+	opts, err := envOf((map[string]string{"EBB_METRICS_NAMESPACE": "worker_http"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
-	}
+	c := configOf(opts)
 	if c.namespace != "worker_http" {
 		t.Fatalf("namespace = %q", c.namespace)
 	}
 	for _, bad := range []string{"1abc", "with-dash", "a b"} {
-		_, err := fromEnv(lookupFrom(map[string]string{"EBB_METRICS_NAMESPACE": bad}))
+		_, err := envOf((map[string]string{"EBB_METRICS_NAMESPACE": bad}))
 		if err == nil || !strings.Contains(err.Error(), `EBB_METRICS_NAMESPACE="`+bad+`"`) {
 			t.Errorf("%q: err = %v", bad, err)
 		}
@@ -154,7 +162,6 @@ func TestFromEnvBreaker(t *testing.T) {
 	}{
 		{nil, breaker.Settings{}},
 		{map[string]string{"EBB_BREAKER": "off"}, breaker.Settings{Disabled: true}},
-		{map[string]string{"EBB_BREAKER": "FALSE"}, breaker.Settings{Disabled: true}},
 		{map[string]string{"EBB_BREAKER": "on"}, breaker.Settings{}},
 		{map[string]string{"EBB_BREAKER_WINDOW": "30s"}, breaker.Settings{Window: 30 * time.Second}},
 		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0.8"}, breaker.Settings{FailureRatio: 0.8}},
@@ -168,7 +175,7 @@ func TestFromEnvBreaker(t *testing.T) {
 		{map[string]string{"EBB_BREAKER_PROBES": "3"}, breaker.Settings{Probes: 3}},
 	}
 	for _, tt := range tests {
-		opts, err := fromEnv(lookupFrom(tt.env))
+		opts, err := envOf(tt.env)
 		if err != nil {
 			t.Fatalf("%v: %v", tt.env, err)
 		}
@@ -181,18 +188,19 @@ func TestFromEnvBreaker(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"EBB_BREAKER": "maybe"}, `EBB_BREAKER="maybe": want on or off`},
+		{map[string]string{"EBB_BREAKER": "maybe"}, `EBB_BREAKER="maybe": want "on" or "off"`},
 		{map[string]string{"EBB_BREAKER_WINDOW": "-1s"}, `EBB_BREAKER_WINDOW="-1s": must be positive`},
-		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "1.5"}, `EBB_BREAKER_FAILURE_RATIO="1.5": must be between 0 and 1`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "1.5"}, `EBB_BREAKER_FAILURE_RATIO="1.5": must be at most 1`},
 		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0"}, `EBB_BREAKER_FAILURE_RATIO="0": must be above 0`},
 		{map[string]string{"EBB_BREAKER_MIN_REQUESTS": "0"}, `EBB_BREAKER_MIN_REQUESTS="0": must be at least 1`},
 		{map[string]string{"EBB_BREAKER_CONSECUTIVE_FAILURES": "few"}, `EBB_BREAKER_CONSECUTIVE_FAILURES="few": not a whole number`},
 		{map[string]string{"EBB_BREAKER_OPEN_TIMEOUT": "10"}, `EBB_BREAKER_OPEN_TIMEOUT="10": not a duration`},
 		{map[string]string{"EBB_BREAKER_PROBES": "0"}, `EBB_BREAKER_PROBES="0": must be at least 1`},
-		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "off", "EBB_BREAKER_CONSECUTIVE_FAILURES": "off"}, `breaker settings from the environment`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "off", "EBB_BREAKER_CONSECUTIVE_FAILURES": "off"}, `set by EBB_BREAKER_CONSECUTIVE_FAILURES="off"`},
+		{map[string]string{"EBB_BREAKER": "FALSE"}, `EBB_BREAKER="FALSE": want "on" or "off"`},
 	}
 	for _, tt := range bad {
-		if _, err := fromEnv(lookupFrom(tt.env)); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := envOf(tt.env); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want %q", tt.env, err, tt.want)
 		}
 	}
@@ -216,7 +224,7 @@ func TestFromEnvLimiter(t *testing.T) {
 		{map[string]string{"EBB_LIMITER_PROFILE": "off", "CAMUNDA_SDK_BACKPRESSURE_PROFILE": "AGGRESSIVE"}, limiter.Off},
 	}
 	for _, tt := range tests {
-		opts, err := fromEnv(lookupFrom(tt.env))
+		opts, err := envOf(tt.env)
 		if err != nil {
 			t.Fatalf("%v: %v", tt.env, err)
 		}
@@ -225,9 +233,82 @@ func TestFromEnvLimiter(t *testing.T) {
 		}
 	}
 	for _, tt := range []struct{ name, value string }{{"EBB_LIMITER_PROFILE", "fast"}, {"CAMUNDA_SDK_BACKPRESSURE_PROFILE", "TURBO"}} {
-		_, err := fromEnv(lookupFrom(map[string]string{tt.name: tt.value}))
+		_, err := envOf((map[string]string{tt.name: tt.value}))
 		if want := tt.name + `="` + tt.value + `": not a profile`; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+// TestFromEnvComposesWithCode: the code's settings stay where the
+// environment says nothing, and the environment wins where it does, in
+// whichever order the options are given (issue 11).
+func TestFromEnvComposesWithCode(t *testing.T) {
+	code := WithRetry(retry.Policy{MaxAttempts: 2, InitialInterval: 50 * time.Millisecond})
+	env := map[string]string{"EBB_RETRY_INITIAL_INTERVAL": "250ms", "EBB_BREAKER_PROBES": "3"}
+	want := retry.Policy{MaxAttempts: 2, InitialInterval: 250 * time.Millisecond}
+
+	opts, err := envOf(env, code) // FromEnv(code...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := policyOf(opts); got != want {
+		t.Errorf("FromEnv(code): policy = %+v, want %+v", got, want)
+	}
+	if got := configOf(opts).breaker.Probes; got != 3 {
+		t.Errorf("FromEnv(code): probes = %d, want 3", got)
+	}
+
+	envOnly, err := envOf(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, order := range map[string][]Option{
+		"code then env": append([]Option{code}, envOnly...),
+		"env then code": append(slices.Clone(envOnly), code),
+	} {
+		if got := policyOf(order); got != want {
+			t.Errorf("%s: policy = %+v, want %+v", name, got, want)
+		}
+	}
+	// Nothing set: the code's settings stand whole.
+	none, _ := envOf(nil, code)
+	if got := policyOf(none); got != (retry.Policy{MaxAttempts: 2, InitialInterval: 50 * time.Millisecond}) {
+		t.Errorf("no variables: policy = %+v", got)
+	}
+	// A variable that conflicts with the code is named.
+	_, err = envOf(map[string]string{"EBB_RETRY_MAX_INTERVAL": "20ms"}, code)
+	if err == nil || !strings.Contains(err.Error(), `EBB_RETRY_MAX_INTERVAL="20ms": conflicts with the settings in code`) {
+		t.Errorf("conflict with code: %v", err)
+	}
+}
+
+func TestFromEnvUnknownVariable(t *testing.T) {
+	_, err := envOf(map[string]string{"EBB_RETRY_MAXATTEMPTS": "3", "EBB_WHATEVER_ELSE_ENTIRELY": "1", "OTHER_VAR": "x"})
+	if err == nil {
+		t.Fatal("a misspelt variable was ignored")
+	}
+	if !strings.Contains(err.Error(), `EBB_RETRY_MAXATTEMPTS="3": not a variable ebb reads; did you mean EBB_RETRY_MAX_ATTEMPTS?`) {
+		t.Errorf("err = %v", err)
+	}
+	if !strings.Contains(err.Error(), `EBB_WHATEVER_ELSE_ENTIRELY="1": not a variable ebb reads`) || strings.Contains(err.Error(), "OTHER_VAR") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestAttemptTimeoutOption(t *testing.T) {
+	opts, err := envOf(map[string]string{"EBB_ATTEMPT_TIMEOUT": "3s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The environment's bound survives a later WithRetry, and wins over a
+	// later WithAttemptTimeout.
+	opts = append(opts, WithRetry(retry.Policy{MaxAttempts: 2}), WithAttemptTimeout(time.Second))
+	if got := configOf(opts).retry; got.AttemptTimeout != 3*time.Second || got.MaxAttempts != 2 {
+		t.Fatalf("policy = %+v", got)
+	}
+	off, _ := envOf(map[string]string{"EBB_ATTEMPT_TIMEOUT": "off"}, WithAttemptTimeout(time.Second))
+	if got := configOf(off).retry.AttemptTimeout; got != 0 {
+		t.Fatalf("EBB_ATTEMPT_TIMEOUT=off left %v", got)
 	}
 }

@@ -1,10 +1,7 @@
 package transport
 
 import (
-	"time"
-
 	"github.com/ebb-go/ebb/breaker"
-	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
 )
 
@@ -23,28 +20,6 @@ func joinBreakerHooks(a, b breaker.Hooks) breaker.Hooks {
 		OnStateChange: join3(a.OnStateChange, b.OnStateChange),
 		OnReject:      join2(a.OnReject, b.OnReject),
 	}
-}
-
-// joinLimiterHooks returns hooks that call a's then b's.
-func joinLimiterHooks(a, b limiter.Hooks) limiter.Hooks {
-	return limiter.Hooks{
-		OnLimit:    join2(a.OnLimit, b.OnLimit),
-		OnInFlight: join2(a.OnInFlight, b.OnInFlight),
-		OnWaiting:  join2(a.OnWaiting, b.OnWaiting),
-		OnWait:     join2[string, time.Duration](a.OnWait, b.OnWait),
-		OnReject:   join(a.OnReject, b.OnReject),
-	}
-}
-
-// join2 is join for functions of two arguments.
-func join2[A, B any](f, g func(A, B)) func(A, B) {
-	switch {
-	case f == nil:
-		return g
-	case g == nil:
-		return f
-	}
-	return func(a A, b B) { f(a, b); g(a, b) }
 }
 
 // join3 is join for functions of three arguments.
@@ -67,4 +42,15 @@ func join[T any](f, g func(T)) func(T) {
 		return f
 	}
 	return func(v T) { f(v); g(v) }
+}
+
+// join2 is join for functions of two arguments.
+func join2[A, B any](f, g func(A, B)) func(A, B) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(a A, b B) { f(a, b); g(a, b) }
 }

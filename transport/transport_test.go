@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,3 +116,30 @@ type closer struct {
 }
 
 func (c *closer) CloseIdleConnections() { *c.closed = true }
+
+// TestNilOptionSkipped: an option set conditionally and left nil is no
+// option at all (issue 9, defect 10).
+func TestNilOptionSkipped(t *testing.T) {
+	var maybe Option
+	rt := New(testkit.NewScript(testkit.OK), maybe, WithRetry(retry.Policy{MaxAttempts: 2}), nil)
+	req, _ := http.NewRequest("GET", "http://gw.test/v2/topology", nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %v, %v", resp, err)
+	}
+}
+
+// TestNilURL: a hand-built request without a URL gets an error, as from
+// net/http, not a panic, with metrics and a logger on (issue 9, defect 8).
+func TestNilURL(t *testing.T) {
+	base := testkit.NewScript(testkit.OK)
+	rt := New(base, WithMetrics(prometheus.NewRegistry()), WithLogger(slog.New(slog.DiscardHandler)))
+	body := testkit.NewBody("x")
+	resp, err := rt.RoundTrip(&http.Request{Method: "POST", Header: http.Header{}, Body: body})
+	if resp != nil || err == nil || !strings.Contains(err.Error(), "nil Request.URL") {
+		t.Fatalf("got %v, %v", resp, err)
+	}
+	if base.Count() != 0 || !body.Closed() {
+		t.Fatalf("sent %d, body closed %v", base.Count(), body.Closed())
+	}
+}

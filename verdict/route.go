@@ -140,27 +140,76 @@ var camundaRoutes = []struct {
 	{"/v2/user-tasks/{userTaskKey}/audit-logs/search", flagSafe},
 }
 
-// camunda maps a normalised path (keys as "{}") to its route.
-var camunda = func() map[string]*Route {
-	m := make(map[string]*Route, len(camundaRoutes))
+// node is one segment of Camunda's route tree: literal children by their
+// segment, a child standing for a key ({jobKey}, {username}...), and the
+// route that ends here.
+type node struct {
+	lit   []edge
+	param *node
+	route *Route
+}
+
+type edge struct {
+	seg  string
+	next *node
+}
+
+// camunda is the tree of the templates below /v2.
+var camunda = func() *node {
+	root := &node{}
 	for _, r := range camundaRoutes {
-		m[normalKey(r.template)] = &Route{Template: r.template, flags: r.flags}
+		n := root
+		for seg := range strings.SplitSeq(strings.TrimPrefix(r.template, "/v2/"), "/") {
+			n = n.child(seg)
+		}
+		n.route = &Route{Template: r.template, flags: r.flags}
 	}
-	return m
+	return root
 }()
 
-// normalKey turns a template into its lookup key: every {name} becomes {}.
-func normalKey(template string) string {
-	var b strings.Builder
-	for seg := range strings.SplitSeq(strings.TrimPrefix(template, "/"), "/") {
-		b.WriteByte('/')
-		if strings.HasPrefix(seg, "{") {
-			b.WriteString("{}")
-		} else {
-			b.WriteString(seg)
+func (n *node) child(seg string) *node {
+	if strings.HasPrefix(seg, "{") {
+		if n.param == nil {
+			n.param = &node{}
+		}
+		return n.param
+	}
+	for _, e := range n.lit {
+		if e.seg == seg {
+			return e.next
 		}
 	}
-	return b.String()
+	c := &node{}
+	n.lit = append(n.lit, edge{seg, c})
+	return c
+}
+
+// match walks path (segments separated by slashes, empty ones skipped) from
+// n, literal segments first, then a key, and returns the route it ends on.
+func (n *node) match(path string) *Route {
+	for len(path) > 0 && path[0] == '/' {
+		path = path[1:]
+	}
+	if path == "" {
+		return n.route
+	}
+	end := strings.IndexByte(path, '/')
+	if end < 0 {
+		end = len(path)
+	}
+	seg, rest := path[:end], path[end:]
+	for _, e := range n.lit {
+		if e.seg == seg {
+			if r := e.next.match(rest); r != nil {
+				return r
+			}
+			break
+		}
+	}
+	if n.param != nil {
+		return n.param.match(rest)
+	}
+	return nil
 }
 
 // maxPath bounds the normalised path held on the stack; longer paths are
@@ -169,9 +218,9 @@ const maxPath = 256
 
 // RouteOf returns the route of a request path. Camunda 8 REST API routes are
 // recognised behind any context path (/zeebe/v2/jobs/activation is
-// /v2/jobs/activation) and come from a fixed table, without allocating. For
-// any other path RouteOf returns a Route with an empty Template; use a
-// [Routes] table to template those.
+// /v2/jobs/activation) and come from a fixed tree, walked segment by segment
+// without allocating. For any other path RouteOf returns a Route with an
+// empty Template; use a [Routes] table to template those.
 func RouteOf(path string) Route {
 	r, _ := lookup(path, nil)
 	return r
@@ -189,37 +238,26 @@ func lookup(path string, buf *[maxPath]byte) (Route, int) {
 }
 
 func camundaRoute(path string) Route {
-	if i := strings.Index(path, "/v2/"); i >= 0 || strings.HasSuffix(path, "/v2") {
-		rest := "/"
-		if i >= 0 {
-			rest = path[i+3:]
-		}
-		var key [maxPath]byte
-		// First with IDs recognised by their shape, then with the segments
-		// that stand where keys do in this API (/collection/{key}/...)
-		// taken as keys whatever they look like, for string IDs such as user
-		// names.
-		for _, force := range [2]bool{false, true} {
-			n := normalize(key[:], "/v2", rest, "{}", force)
-			if n < 0 {
-				break
-			}
-			if r := camunda[string(key[:n])]; r != nil {
-				return *r
-			}
-			if !force && isSearch(key[:n]) {
-				// A search newer than the table: it only reads, so it is
-				// safe; its template is generic.
-				return Route{flags: flagSafe}
-			}
-		}
+	i := strings.Index(path, "/v2/")
+	if i < 0 {
+		return Route{}
+	}
+	rest := path[i+4:]
+	if r := camunda.match(rest); r != nil {
+		return *r
+	}
+	if lastSegment(rest) == "search" {
+		// A search newer than the table: it only reads, so it is safe;
+		// its template is generic.
+		return Route{flags: flagSafe}
 	}
 	return Route{}
 }
 
-func isSearch(key []byte) bool {
-	const suffix = "/search"
-	return len(key) >= len(suffix) && string(key[len(key)-len(suffix):]) == suffix
+// lastSegment returns the last non-empty segment of a path.
+func lastSegment(p string) string {
+	p = strings.TrimRight(p, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // normalize writes prefix then path into dst, one "/segment" at a time, with
@@ -266,30 +304,40 @@ func normalize(dst []byte, prefix, path, placeholder string, forceOdd bool) int 
 
 // idLike reports whether a path segment looks like a key or an identifier
 // rather than a word of the API: all digits (Camunda's keys), a UUID or long
-// hex string, a mix of letters and digits of 8 characters or more, anything
-// with @ or = in it, or anything longer than 40 bytes.
+// hex string, a mix of letters and digits of 8 characters or more, a word
+// with an upper-case letter after a lower-case one (a random token, where
+// API words are lower-case or kebab-case), any segment longer than 24 bytes
+// (longer than the words of an API path), or anything with @, = or % in it.
 func idLike(s string) bool {
 	if len(s) == 0 {
 		return false
 	}
-	if len(s) > 40 {
+	if len(s) > 24 {
 		return true
 	}
 	digits, hex := 0, 0
+	lower, mixed := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
 			digits++
 			hex++
-		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			hex++
 		case c == '@', c == '=', c == '%':
 			return true
 		}
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			mixed = mixed || lower
+		}
+		if c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			hex++
+		}
 	}
 	switch {
-	case digits == len(s):
+	case digits == len(s), mixed:
 		return true
 	case digits > 0 && len(s) >= 8:
 		return true
@@ -299,76 +347,81 @@ func idLike(s string) bool {
 	return false
 }
 
-// Routes templates the paths of any API, bounded: each host gets at most
-// MaxPerHost distinct templates, and at most MaxHosts hosts get their own;
-// every path beyond the bounds is templated as [Other]. Camunda routes never
-// count against the bound. Its zero value is ready to use with the default
-// bounds. A Routes is safe for concurrent use; a template seen before costs
-// one map lookup under a read lock and no allocation.
-type Routes struct {
-	// MaxPerHost bounds the templates of one host; 0 means 100.
-	MaxPerHost int
-	// MaxHosts bounds the hosts with their own templates; 0 means 1024.
-	MaxHosts int
+// DefaultMaxRoutes is the bound of a [Routes] whose Max is zero.
+const DefaultMaxRoutes = 100
 
-	mu    sync.RWMutex
-	hosts map[string]map[string]string // host -> interned templates
+// Routes templates the paths of one host, whatever its API: Camunda's
+// routes come from the fixed table, any other path gets a generic template
+// with its ID-like segments as {id}, such as /api/orders/{id}. Every
+// template the table hands out counts against its bound, Max distinct
+// templates, beyond which a path reads [Other]; so the templates of a host,
+// and the metric series labelled with them, stay bounded whatever paths it
+// is sent. Its zero value is ready to use. A Routes is safe for concurrent
+// use; a template seen before costs one map lookup under a read lock and no
+// allocation.
+type Routes struct {
+	// Max bounds the distinct templates; 0 means DefaultMaxRoutes.
+	Max int
+
+	mu   sync.RWMutex
+	seen map[string]string // template -> itself, interned
 }
 
-// Of returns the route of a request to host with the given path. Camunda
-// routes come from the fixed table; others get a generic template with
-// ID-like segments as {id}, such as /api/orders/{id}.
-func (rs *Routes) Of(host, path string) Route {
+// Of returns the route of path.
+func (rs *Routes) Of(path string) Route {
 	var buf [maxPath]byte
 	r, n := lookup(path, &buf)
-	if r.Template != "" {
+	switch {
+	case r.Template != "":
+		// A Camunda template: a constant, but it counts like the others.
+		buf := r.Template
+		rs.mu.RLock()
+		_, ok := rs.seen[buf]
+		rs.mu.RUnlock()
+		if !ok && rs.intern(buf) == Other {
+			r.Template = Other
+		}
 		return r
-	}
-	if n < 0 {
+	case n < 0:
 		r.Template = Other
 		return r
 	}
 	rs.mu.RLock()
-	t, ok := rs.hosts[host][string(buf[:n])]
+	t, ok := rs.seen[string(buf[:n])]
 	rs.mu.RUnlock()
 	if ok {
 		r.Template = t
 		return r
 	}
-	r.Template = rs.intern(host, string(buf[:n]))
+	r.Template = rs.intern(string(buf[:n]))
 	return r
 }
 
-func (rs *Routes) intern(host, t string) string {
+func (rs *Routes) intern(t string) string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.hosts == nil {
-		rs.hosts = make(map[string]map[string]string)
-	}
-	m, ok := rs.hosts[host]
-	if !ok {
-		maxHosts := rs.MaxHosts
-		if maxHosts <= 0 {
-			maxHosts = 1024
-		}
-		if len(rs.hosts) >= maxHosts {
-			return Other
-		}
-		m = make(map[string]string)
-		rs.hosts[host] = m
-	}
-	if s, ok := m[t]; ok {
+	if s, ok := rs.seen[t]; ok {
 		return s
 	}
-	maxPer := rs.MaxPerHost
-	if maxPer <= 0 {
-		maxPer = 100
+	limit := rs.Max
+	if limit <= 0 {
+		limit = DefaultMaxRoutes
 	}
-	if len(m) >= maxPer {
+	if len(rs.seen) >= limit {
 		return Other
 	}
-	m[t] = t
+	if rs.seen == nil {
+		rs.seen = make(map[string]string)
+	}
+	rs.seen[t] = t
 	return t
+}
+
+// Len returns the number of distinct templates handed out, Other aside.
+func (rs *Routes) Len() int {
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	return len(rs.seen)
 }
 
 // SafeToRepeat reports whether req may be sent again after an answer that
@@ -377,6 +430,13 @@ func (rs *Routes) intern(host, t string) string {
 // Idempotency-Key or X-Idempotency-Key header, or its route is on Camunda's
 // safe list ([Route.Safe]).
 func SafeToRepeat(req *http.Request) bool {
+	return SafeByRequest(req) || req.URL != nil && RouteOf(req.URL.Path).Safe()
+}
+
+// SafeByRequest is the part of [SafeToRepeat] that needs no route: the
+// method is idempotent or an idempotency key is set. A caller that has the
+// route at hand completes it with [Route.Safe].
+func SafeByRequest(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -384,10 +444,8 @@ func SafeToRepeat(req *http.Request) bool {
 	if _, ok := req.Header["Idempotency-Key"]; ok {
 		return true
 	}
-	if _, ok := req.Header["X-Idempotency-Key"]; ok {
-		return true
-	}
-	return req.URL != nil && RouteOf(req.URL.Path).Safe()
+	_, ok := req.Header["X-Idempotency-Key"]
+	return ok
 }
 
 // Drains reports whether req is a drain operation: one that removes load
@@ -406,4 +464,19 @@ func Drains(req *http.Request) bool {
 		return false
 	}
 	return RouteOf(req.URL.Path).Drain()
+}
+
+// Admit counts a template the caller already has (from [RouteOf]) against
+// the bound, and returns it, or [Other] beyond the bound.
+func (rs *Routes) Admit(template string) string {
+	rs.mu.RLock()
+	t, ok := rs.seen[template]
+	rs.mu.RUnlock()
+	if ok {
+		return t
+	}
+	if template == Other {
+		return Other
+	}
+	return rs.intern(template)
 }

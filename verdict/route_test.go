@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,41 +81,41 @@ func TestRoutesGeneric(t *testing.T) {
 		{strings.Repeat("/ab", 100), Other},
 	}
 	for _, tt := range tests {
-		if got := rs.Of("h:1", tt.give).Template; got != tt.want {
+		if got := rs.Of(tt.give).Template; got != tt.want {
 			t.Errorf("Of(%q) = %q, want %q", tt.give, got, tt.want)
 		}
 	}
-	if !rs.Of("h:1", "/v2/brand-new-things/search").Safe() {
+	if !rs.Of("/v2/brand-new-things/search").Safe() {
 		t.Error("unknown search route lost its safe flag")
 	}
-	allocs := testing.AllocsPerRun(100, func() { rs.Of("h:1", "/api/orders/987654") })
+	allocs := testing.AllocsPerRun(100, func() { rs.Of("/api/orders/987654") })
 	if allocs != 0 {
 		t.Fatalf("a known generic template allocates %v times", allocs)
 	}
 }
 
 func TestRoutesBounded(t *testing.T) {
-	rs := Routes{MaxPerHost: 10, MaxHosts: 3}
-	seen := map[string]bool{}
-	for h := range 5 {
-		host := fmt.Sprintf("host%d:80", h)
-		for i := range 50 {
-			// Word-like segments that are not IDs: each would be a new template.
-			tpl := rs.Of(host, fmt.Sprintf("/api/thing%c%c", 'a'+i%26, 'a'+i/26)).Template
-			if tpl == Other {
-				seen[Other] = true
-			} else {
-				seen[host+tpl] = true
-			}
-		}
-		// Camunda routes are never bounded away.
-		if got := rs.Of(host, "/v2/jobs/1/completion").Template; got != "/v2/jobs/{jobKey}/completion" {
-			t.Fatalf("camunda route beyond bound = %q", got)
+	rs := Routes{Max: 10}
+	for i := range 9 {
+		if tpl := rs.Of(fmt.Sprintf("/api/thing%c", 'a'+i)).Template; tpl == Other {
+			t.Fatalf("path %d templated %q", i, tpl)
 		}
 	}
-	// 3 hosts x 10 templates, plus Other.
-	if len(seen) != 3*10+1 || !seen[Other] {
-		t.Fatalf("distinct templates = %d, want 31 including %q", len(seen), Other)
+	// Camunda templates count too: the tenth distinct template is the
+	// completion, the eleventh reads other.
+	if got := rs.Of("/v2/jobs/1/completion").Template; got != "/v2/jobs/{jobKey}/completion" {
+		t.Fatalf("completion = %q", got)
+	}
+	if got := rs.Of("/v2/jobs/1/failure"); got.Template != Other || !got.Drain() {
+		t.Fatalf("failure beyond the bound = %+v, want other, still a drain", got)
+	}
+	for i := range 40 {
+		if tpl := rs.Of(fmt.Sprintf("/api/other%c%c", 'a'+i%26, 'a'+i/26)).Template; tpl != Other {
+			t.Fatalf("path %d beyond the bound templated %q", i, tpl)
+		}
+	}
+	if rs.Len() != 10 {
+		t.Fatalf("Len = %d", rs.Len())
 	}
 }
 
@@ -190,4 +191,43 @@ func TestDrains(t *testing.T) {
 	if Drains(&http.Request{}) {
 		t.Error("a request without a URL drains")
 	}
+}
+
+// TestLetterTokensTemplated: random tokens made of letters only (a base62
+// token without a digit) must not become label values one by one.
+func TestLetterTokensTemplated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var rs Routes
+	seen := map[string]bool{}
+	for range 10000 {
+		n := 12 + rng.IntN(21) // 12 to 32 letters
+		tok := make([]byte, n)
+		for i := range tok {
+			tok[i] = letters[rng.IntN(len(letters))]
+		}
+		if rng.IntN(4) == 0 { // some all lower case, long
+			tok = []byte(strings.ToLower(string(tok)) + "abcdefghijklmnopq")
+		}
+		seen[rs.Of("/api/sessions/"+string(tok)).Template] = true
+	}
+	if len(seen) != 1 || !seen["/api/sessions/{id}"] {
+		t.Fatalf("10,000 letter tokens gave %d templates: %v", len(seen), keys(seen))
+	}
+	for _, word := range []string{"orders", "ad-hoc-activities", "search", "Users", "v2", "authentication"} {
+		if idLike(word) {
+			t.Errorf("the API word %q is taken for an ID", word)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+		if len(out) == 5 {
+			break
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/ebb-go/ebb/internal/bounded"
 )
 
 // MaxPeek is the most [Of] reads of a response body to classify it. Camunda's
@@ -112,6 +116,12 @@ func notSent(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// PeekTimeout bounds the time [Of] waits for an error body. A refusal's
+// problem detail is small and comes with its headers; a body that does not
+// arrive within it is classified from the status and what did arrive, and
+// its connection is closed.
+const PeekTimeout = 250 * time.Millisecond
+
 // peek reads a bounded prefix of a JSON body, wraps resp.Body so the caller
 // still reads everything, and refines a (whose Kind holds the verdict the
 // status alone gives) from what the prefix says. The refined verdict is
@@ -121,26 +131,38 @@ func peek(resp *http.Response, a *Attempt) {
 		return
 	}
 	b := &peekedBody{rest: resp.Body}
-	prefix, err := io.ReadAll(io.LimitReader(resp.Body, MaxPeek))
-	b.prefix = prefix
-	switch {
-	case err != nil:
-		b.err = err
-	case len(prefix) < MaxPeek:
-		b.eof = true
+	prefix, eof, err := bounded.Read(resp.Body, MaxPeek, PeekTimeout)
+	b.prefix, b.eof, b.err = prefix, eof, err
+	text := prefix
+	if gz := resp.Header.Get("Content-Encoding"); !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(gz), "gzip") {
+		// The caller asked for compression itself, so net/http left the
+		// body as it came: classify from a bounded decompression, and
+		// hand the caller the bytes the server sent.
+		text = gunzip(prefix)
 	}
-	if p, perr := ParseProblem(prefix); perr == nil {
+	if p, perr := ParseProblem(text); perr == nil {
 		a.Problem = &p
 		refine(a, p.Title, p.Detail)
-	} else if bytes.Contains(prefix, []byte(resourceExhausted)) {
+	} else if bytes.Contains(text, []byte(resourceExhausted)) {
 		// Malformed or truncated JSON that still names the signal: the
 		// server meant backpressure, and treating it so is the safe reading
 		// (the request was refused before any work was done).
 		a.Kind = Backpressure
-		a.OutOfDisk = bytes.Contains(bytes.ToLower(prefix), []byte("out of disk"))
+		a.OutOfDisk = bytes.Contains(bytes.ToLower(text), []byte("out of disk"))
 	}
 	b.attempt = *a
 	resp.Body = b
+}
+
+// gunzip returns up to MaxPeek bytes of the gzip stream that data starts, or
+// nil when it is not one.
+func gunzip(data []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil
+	}
+	out, _ := io.ReadAll(io.LimitReader(zr, MaxPeek))
+	return out
 }
 
 // refine turns a 500 or 503 into backpressure when its problem names

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 const (
@@ -311,5 +315,66 @@ func TestNotSentCancellation(t *testing.T) {
 	}
 	if a := Of(req, nil, context.Canceled); a.Kind != Canceled || a.NotSent {
 		t.Errorf("cancellation on the wire = %v NotSent=%v, want canceled, maybe sent", a.Kind, a.NotSent)
+	}
+}
+
+// TestStalledProblemBody: a server that sends a 503 problem and then holds
+// the body open must not hold the caller: the verdict comes from what
+// arrived within PeekTimeout (issue 9, defect 3).
+func TestStalledProblemBody(t *testing.T) {
+	url := testkit.StalledServer(t, body883)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Post(url+"/v2/process-instances", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Attempt, 1)
+	go func() { done <- Of(resp.Request, resp, nil) }()
+	var a Attempt
+	select {
+	case a = <-done:
+	case <-time.After(20 * PeekTimeout):
+		t.Fatal("Of waited on a stalled body")
+	}
+	if a.Kind != Backpressure {
+		t.Fatalf("verdict = %v, want backpressure from the part that arrived", a.Kind)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if string(got) != body883 || err == nil {
+		t.Fatalf("caller reads %q, %v; want the bytes that arrived, then an error", got, err)
+	}
+}
+
+// TestGzipProblem: a caller that negotiates compression itself gets the
+// compressed bytes, and the verdict still reads the problem (issue 9,
+// defect 7).
+func TestGzipProblem(t *testing.T) {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(body883))
+	zw.Close()
+	raw := zb.Bytes()
+	resp := &http.Response{
+		StatusCode: 503,
+		Header:     http.Header{"Content-Type": {problemJSON}, "Content-Encoding": {"gzip"}},
+		Body:       io.NopCloser(bytes.NewReader(raw)),
+	}
+	a := Of(nil, resp, nil)
+	if a.Kind != Backpressure || a.Problem == nil || a.Problem.Title != "RESOURCE_EXHAUSTED" {
+		t.Fatalf("gzip problem read as %v, %+v", a.Kind, a.Problem)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if !bytes.Equal(got, raw) {
+		t.Fatal("the caller did not get the compressed bytes the server sent")
+	}
+	// Decompressed by net/http already: the body is plain JSON.
+	plain := &http.Response{
+		StatusCode: 503, Uncompressed: true,
+		Header: http.Header{"Content-Type": {problemJSON}},
+		Body:   io.NopCloser(strings.NewReader(body883)),
+	}
+	if a := Of(nil, plain, nil); a.Kind != Backpressure {
+		t.Fatalf("uncompressed body read as %v", a.Kind)
 	}
 }

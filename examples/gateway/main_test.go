@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ebb-go/ebb/camundatest"
 )
 
 func TestMain(m *testing.M) {
@@ -93,19 +95,160 @@ func TestServeAndReport(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"-nonsense"},
-		{"-version", "7.20"},
-		{"-slots", "-1"},
-		{"-unavailable", "2"},
-		{"-process", "no-type"},
-		{"-context-path", "zeebe"},
-		{"extra"},
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nonsense"}, "flag provided but not defined"},
+		{[]string{"-version", "7.20"}, "releases before 8.6"},
+		{[]string{"-version", "9.0"}, "newer than the newest release emulated, 8.10"},
+		{[]string{"-slots", "-1"}, "Capacity.Slots"},
+		{[]string{"-unavailable", "2"}, "Faults.Unavailable"},
+		{[]string{"-process", "no-type"}, "want id=type"},
+		{[]string{"-process", "order=a", "-process", "order=b"}, `process "order" given twice`},
+		{[]string{"-context-path", "zeebe"}, "WithContextPath"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-burst", "5"}, "-burst: a token bucket needs -rate"},
+		{[]string{"-exception-title"}, "-exception-title: only 8.6 and 8.7"},
+		{[]string{"-exception-title", "-version", "8.9"}, "-version 8.9 answers RESOURCE_EXHAUSTED"},
+		{[]string{"-report", "-1s"}, "-report -1s"},
+		{[]string{"-unavailable", "0.1", "-fault-routes", "/v2/jobs/activation,/v2/jobs/complete"}, `"/v2/jobs/complete" is not a route of the gateway`},
+		{[]string{"-fault-routes", "/v2/jobs/activation"}, "give -unavailable, -aborted or -deadline-exceeded"},
+		{[]string{"-after-processing"}, "give -unavailable, -aborted or -deadline-exceeded"},
+		{[]string{"-force", "/v2/jobs/{jobKey}/error"}, "want route=status[:n]"},
+		{[]string{"-force", "/v2/jobs=500"}, `"/v2/jobs" is not a route of the gateway`},
+		{[]string{"-force", "/v2/topology=404"}, "/v2/topology does not answer 404"},
+		{[]string{"-force", "/v2/topology=500:0"}, "not a positive number"},
 	} {
 		var stdout, stderr syncBuffer
-		if c := cli(context.Background(), args, &stdout, &stderr, nil); c != 2 || stderr.String() == "" {
-			t.Errorf("%q: exit %d, stderr %q", args, c, stderr.String())
+		if c := cli(context.Background(), tt.args, &stdout, &stderr, nil); c != 2 || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%q: exit %d, stderr %q, want %q", tt.args, c, stderr.String(), tt.want)
 		}
+		if stdout.String() != "" {
+			t.Errorf("%q: printed %q", tt.args, stdout.String())
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if c := cli(context.Background(), []string{"-h"}, &stdout, &stderr, nil); c != 0 || !strings.Contains(stderr.String(), "about 100 requests/s") {
+		t.Errorf("-h: exit %d, usage %q", c, stderr.String())
+	}
+}
+
+// serve runs the program with args until the test ends and returns its
+// URL and, once it has stopped, what it printed.
+func serve(t *testing.T, args ...string) (url string, output func() string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	urls := make(chan string, 1)
+	code := make(chan int, 1)
+	go func() {
+		code <- cli(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), &stdout, &stderr, func(url string) { urls <- url })
+	}()
+	select {
+	case url = <-urls:
+	case c := <-code:
+		t.Fatalf("exit %d: %s", c, stderr.String())
+	}
+	stopped := false
+	stop := func() string {
+		if !stopped {
+			stopped = true
+			cancel()
+			if c := <-code; c != 0 {
+				t.Errorf("exit %d: %s", c, stderr.String())
+			}
+			http.DefaultClient.CloseIdleConnections()
+		}
+		return stdout.String()
+	}
+	t.Cleanup(func() { stop() })
+	return url, stop
+}
+
+// TestDefaultShowsBackpressure: started as the README starts it, the
+// gateway refuses what exceeds its default capacity.
+func TestDefaultShowsBackpressure(t *testing.T) {
+	url, output := serve(t)
+	refused := 0
+	for round := 0; round < 50 && refused == 0; round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for range 32 {
+			wg.Go(func() {
+				resp, err := http.Post(url+"/v2/process-instances", "application/json", strings.NewReader(`{"processDefinitionId":"order"}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					mu.Lock()
+					refused++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	out := output()
+	if refused == 0 {
+		t.Errorf("no backpressure from 32 concurrent requests in 50 rounds:\n%s", out)
+	}
+	for _, want := range []string{
+		"capacity: 2 at once, 20ms service time (about 100 requests/s), beyond it requests are refused as backpressure",
+		"answers: the 8.8 API: keys as strings, unknown request fields refused; backpressure 503 RESOURCE_EXHAUSTED",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVersionAnswers(t *testing.T) {
+	url, output := serve(t, "-version", "8.6", "-slots", "0")
+	status, body := post(t, url+"/v2/process-instances", `{"processDefinitionId":"order"}`)
+	if status != 200 || !strings.Contains(body, `"processInstanceKey":2251799813685250`) {
+		t.Errorf("8.6 create: %d %s", status, body)
+	}
+	out := output()
+	for _, want := range []string{"emulated Camunda 8.6 gateway", "keys as JSON numbers", "backpressure 429 RESOURCE_EXHAUSTED", "capacity: unbounded, never pushes back"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestForceFlag(t *testing.T) {
+	url, output := serve(t, "-force", "/v2/jobs/{jobKey}/error=500:1")
+	for _, want := range []int{500, 404} {
+		if status, body := post(t, url+"/v2/jobs/2251799813685252/error", `{"errorCode":"E"}`); status != want {
+			t.Errorf("got %d %s, want %d", status, body, want)
+		}
+	}
+	if out := output(); !strings.Contains(out, "forced: /v2/jobs/{jobKey}/error answers 500 to the next 1 requests") ||
+		!strings.Contains(out, "forced 1") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestReporter(t *testing.T) {
+	var r reporter
+	if line := r.next(camundatest.RouteStats{}); line != "" {
+		t.Errorf("idle at start: %q", line)
+	}
+	if line := r.next(camundatest.RouteStats{Requests: 3, Accepted: 2, Backpressure: 1}); line != "requests +3, accepted +2, refused +1" {
+		t.Errorf("first change: %q", line)
+	}
+	if line := r.next(camundatest.RouteStats{Requests: 3, Accepted: 2, Backpressure: 1}); line != "" {
+		t.Errorf("idle: %q", line)
+	}
+	if line := r.next(camundatest.RouteStats{Requests: 4, Accepted: 3, Backpressure: 1}); line != "requests +1, accepted +1, refused +0" {
+		t.Errorf("second change: %q", line)
 	}
 }
 

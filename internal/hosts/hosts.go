@@ -78,7 +78,14 @@ func (t *Table[V]) slow(h verdict.Host) *V {
 	if e == nil {
 		if len(t.entries) >= t.max() && !t.evict() {
 			t.mu.Unlock()
-			return t.overflowValue()
+			v := t.overflowValue()
+			if t.Retire == nil && v != nil {
+				// Nothing is ever forgotten, so this host stays in
+				// the overflow: remember it there, and spare its next
+				// requests the folding.
+				t.remember(h, &entry[V]{label: h.Label(), v: v})
+			}
+			return v
 		}
 		if t.entries == nil {
 			t.entries = make(map[string]*entry[V])

@@ -169,3 +169,17 @@ func BenchmarkGet(b *testing.B) {
 		}
 	})
 }
+
+func TestOverflowRemembered(t *testing.T) {
+	other := &val{label: "other"}
+	tb := newTable(1)
+	tb.Overflow = func() *val { return other }
+	tb.Get(verdict.Host{Addr: "a"})
+	h := verdict.Host{Addr: "b"}
+	if tb.Get(h) != other {
+		t.Fatal("b is not in the overflow")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { tb.Get(h) }); allocs != 0 {
+		t.Fatalf("a host in the overflow costs %v allocations per lookup", allocs)
+	}
+}

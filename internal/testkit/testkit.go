@@ -123,6 +123,9 @@ type Call struct {
 	Body   []byte // the request body, read in full
 	Header http.Header
 	Resp   *http.Response // what the step returned, nil on error
+	// RespBody is the response's body as the step made it, when it is a
+	// [*Body]: layers above may have wrapped Resp.Body since.
+	RespBody *Body
 }
 
 // Script is an in-memory RoundTripper answering each attempt with the next
@@ -154,6 +157,9 @@ func (s *Script) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := step(req)
 	s.mu.Lock()
 	s.calls[n].Resp = resp
+	if resp != nil {
+		s.calls[n].RespBody, _ = resp.Body.(*Body)
+	}
 	s.mu.Unlock()
 	return resp, err
 }
@@ -179,10 +185,8 @@ func (s *Script) Bodies() []*Body {
 	defer s.mu.Unlock()
 	var out []*Body
 	for _, c := range s.calls {
-		if c.Resp != nil {
-			if b, ok := c.Resp.Body.(*Body); ok {
-				out = append(out, b)
-			}
+		if c.RespBody != nil {
+			out = append(out, c.RespBody)
 		}
 	}
 	return out
