@@ -4,17 +4,17 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 // BenchmarkRoundTrip measures a closed breaker's overhead on the happy path:
-// the host lookup, gobreaker's two steps and the verdict of a 200, against
+// the host lookup, the verdict of a 200 and the count of a success, against
 // the bare in-memory base it wraps.
 func BenchmarkRoundTrip(b *testing.B) {
 	ok := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
-	base := rtFunc(func(*http.Request) (*http.Response, error) { return ok, nil })
+	base := testkit.Func(func(*http.Request) (*http.Response, error) { return ok, nil })
 	req, _ := http.NewRequest(http.MethodPost, "http://camunda:8080/v2/jobs/activation", nil)
-	hooks := WithHooks(Hooks{OnStateChange: func(string, State, State) {}, OnReject: func(string) {}})
+	hooks := WithHooks(Hooks{OnStateChange: func(string, State, State) {}, OnReject: func(string, *http.Request) {}})
 	for _, bb := range []struct {
 		name string
 		rt   http.RoundTripper
@@ -44,50 +44,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 }
 
-// BenchmarkRefuse measures a refusal by an open breaker, which takes no lock
-// and sends nothing.
+// BenchmarkRefuse measures a refusal by an open breaker, which sends
+// nothing.
 func BenchmarkRefuse(b *testing.B) {
-	fail := rtFunc(func(*http.Request) (*http.Response, error) { return nil, errReset })
-	tr := New(fail, Settings{})
+	tr := New(testkit.Func(testkit.Reset), Settings{}, WithHooks(Hooks{OnReject: func(string, *http.Request) {}}))
 	req, _ := http.NewRequest(http.MethodPost, "http://camunda:8080/v2/jobs/activation", nil)
 	for range 5 {
 		tr.RoundTrip(req)
 	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
+	b.Run("single", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
 			if _, err := tr.RoundTrip(req); err == nil {
-				b.Error("not refused")
-				return
+				b.Fatal("not refused")
 			}
 		}
 	})
-}
-
-// BenchmarkGobreaker is the measurement behind using CircuitBreaker.Execute
-// rather than TwoStepCircuitBreaker.Allow: Allow returns a closure that
-// escapes, one allocation per request; Execute's function stays on the
-// stack.
-func BenchmarkGobreaker(b *testing.B) {
-	b.Run("two-step", func(b *testing.B) {
-		cb := gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{})
+	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
-		for b.Loop() {
-			done, err := cb.Allow()
-			if err != nil {
-				b.Fatal(err)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := tr.RoundTrip(req); err == nil {
+					b.Error("not refused")
+					return
+				}
 			}
-			done(nil)
-		}
-	})
-	b.Run("execute", func(b *testing.B) {
-		cb := gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{})
-		var n int
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := cb.Execute(func() (struct{}, error) { n++; return struct{}{}, nil }); err != nil {
-				b.Fatal(err)
-			}
-		}
+		})
 	})
 }

@@ -1,15 +1,14 @@
 package breaker
 
 import (
+	"errors"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/hosts"
 	"github.com/ebb-go/ebb/verdict"
-	"github.com/sony/gobreaker/v2"
 )
 
 // Transport is the breaker layer: an http.RoundTripper that keeps one circuit
@@ -19,19 +18,8 @@ type Transport struct {
 	next  http.RoundTripper
 	s     Settings // with defaults filled in
 	hooks Hooks
-	// epoch is the origin of every entry's openUntil. Durations since it
-	// come from the monotonic clock, so a jump of the wall clock neither
-	// shortens nor prolongs an open period.
-	epoch time.Time
-
-	// hosts is read without a lock on every request; writers copy it under
-	// mu and swap it in. New hosts are rare, lookups are not.
-	hosts atomic.Pointer[map[verdict.Host]*entry]
-	mu    sync.Mutex
-	// labels holds every live entry by its host:port label; guarded by mu.
-	// Different spellings of one host (Example.com, example.com:80) share
-	// the entry, so that one server has one breaker and one metrics series.
-	labels map[string]*entry
+	clock *clock
+	hosts hosts.Table[host]
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -39,24 +27,23 @@ var _ http.RoundTripper = (*Transport)(nil)
 // Hooks are told what the breaker does, so that metrics and logs can follow
 // it without this package knowing them. host is the host's label, host:port,
 // as in ebb's metrics. No hook is ever called under a lock of this package or
-// of gobreaker, so a hook may call [Transport.State]. A nil hook costs
-// nothing.
+// of gobreaker, so a hook may call [Transport.Stats]. A hook that panics
+// makes the request that called it panic; the breaker's state is left as if
+// the hook had returned. A nil hook costs nothing.
 type Hooks struct {
 	// OnStateChange is called for every transition of a host's breaker.
 	// The calls for one host never overlap and come in the order of the
-	// transitions; they are made by whichever request goroutine finds them
-	// pending, right after the transition. Transitions are lazy, as in
-	// gobreaker: an open breaker turns half-open when a request or a call
-	// to State finds its open period over, not when the period ends.
+	// transitions; they are made by the request goroutine that caused the
+	// transition, or by the one delivering the host's earlier transitions
+	// at that moment, before it returns. Transitions are lazy, as in
+	// gobreaker: an open breaker turns half-open when a request finds its
+	// open period over, not when the period ends.
 	OnStateChange func(host string, from, to State)
 	// OnReject is called on the refused request's goroutine for every
-	// request the breaker refuses. Drain operations let through an open
-	// breaker are not refusals.
-	OnReject func(host string)
-	// OnEvict is called when a host's breaker is dropped to make room for
-	// another host (see the package doc), so that per-host series can be
-	// dropped too. A later request to the host starts a new, closed breaker.
-	OnEvict func(host string)
+	// request the breaker refuses, with the request (which must not be
+	// modified). Drain operations let through an open breaker are not
+	// refusals.
+	OnReject func(host string, req *http.Request)
 }
 
 // Option configures a Transport beyond its Settings.
@@ -66,8 +53,7 @@ type optionFunc func(*Transport)
 
 func (f optionFunc) apply(t *Transport) { f(t) }
 
-// WithHooks sets the functions told about transitions, refusals and
-// evictions.
+// WithHooks sets the functions told about transitions and refusals.
 func WithHooks(h Hooks) Option { return optionFunc(func(t *Transport) { t.hooks = h }) }
 
 // New returns a breaker layer in front of next (http.DefaultTransport when
@@ -80,15 +66,13 @@ func New(next http.RoundTripper, s Settings, opts ...Option) *Transport {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &Transport{
-		next:   next,
-		s:      s.withDefaults(),
-		epoch:  time.Now(),
-		labels: make(map[string]*entry),
-	}
-	t.hosts.Store(&map[verdict.Host]*entry{})
+	t := &Transport{next: next, s: s.withDefaults()}
+	t.clock = newClock(t.s.Bucket)
+	t.hosts = hosts.Table[host]{Max: t.s.MaxHosts, New: t.newHost, Retire: (*host).retire}
 	for _, o := range opts {
-		o.apply(t)
+		if o != nil {
+			o.apply(t)
+		}
 	}
 	return t
 }
@@ -107,45 +91,60 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.s.Disabled {
 		return t.next.RoundTrip(req)
 	}
-	e := t.entry(verdict.HostOf(req))
-	if !e.used.Load() {
-		e.used.Store(true)
-	}
-	// An open breaker refuses here, before gobreaker's lock: a storm of
-	// refused requests does not queue on it, and the open period can run
-	// past gobreaker's fixed timeout when Retry-After asked for more.
-	if until := e.openUntil.Load(); until != 0 {
-		if left := time.Duration(until) - time.Since(t.epoch); left >= 0 {
-			return t.refuse(req, e, Open, left)
-		}
-	}
-	if State(e.state.Load()) != Closed && drain(req) {
+	h := t.hosts.Get(verdict.HostOf(req))
+	if h == nil {
+		// The table is full of breakers that are open or busy: this
+		// host goes without one rather than take theirs (package doc).
 		return t.send(req)
 	}
-
-	// Execute rather than the two-step breaker's Allow: Allow returns a
-	// closure that escapes, one allocation per request, where this
-	// function literal stays on the stack (see the package doc).
-	var (
-		resp *http.Response
-		err  error
-	)
-	_, berr := e.cb.Execute(func() (struct{}, error) {
-		resp, err = t.send(req)
-		return struct{}{}, t.judge(req, resp, err)
-	})
-	if e.pending.Load() {
-		e.deliver()
+	if !h.used.Load() {
+		h.used.Store(true)
 	}
-	switch berr {
-	case gobreaker.ErrOpenState:
-		// The breaker tripped between the check above and Execute.
-		left := max(time.Duration(e.openUntil.Load())-time.Since(t.epoch), 0)
-		return t.refuse(req, e, Open, left)
-	case gobreaker.ErrTooManyRequests:
-		return t.refuse(req, e, HalfOpen, 0)
+	if State(h.state.Load()) == Closed {
+		return t.closed(req, h)
+	}
+	if verdict.Drains(req) {
+		return t.send(req)
+	}
+	return t.probe(req, h)
+}
+
+// closed sends req through a closed breaker. A success is counted without
+// a lock; a failure may trip the breaker.
+func (t *Transport) closed(req *http.Request, h *host) (*http.Response, error) {
+	gen := h.gen.Load()
+	resp, err := t.send(req)
+	switch t.judge(req, resp, err) {
+	case succeeded:
+		h.success(t.clock.coarse(), gen)
+	case failed:
+		h.failure(req, resp, gen)
+		return t.deliver(h, resp, err)
 	}
 	return resp, err
+}
+
+// probe sends req as a probe if the breaker lets one through, and refuses it
+// otherwise. The probe's place is given back on every path, a panic of the
+// next RoundTripper or of a hook included.
+func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
+	r := h.refusal(t.clock.since())
+	var p probe
+	if r == nil {
+		p, r = h.admit()
+	}
+	switch {
+	case r != nil:
+		t.deliver(h, nil, nil)
+		return t.refuse(req, h, r)
+	case p.done == nil:
+		return t.closed(req, h) // it closed meanwhile
+	}
+	defer p.settle(excluded, nil) // does nothing once settled below
+	t.deliver(h, nil, nil)
+	resp, err := t.send(req)
+	p.settle(t.judge(req, resp, err), resp)
+	return t.deliver(h, resp, err)
 }
 
 // send passes req to the next RoundTripper and holds it to its contract: a
@@ -164,104 +163,118 @@ func (t *Transport) send(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// refuse answers a request the breaker does not let through, unless it is a
-// drain operation, which goes through uncounted.
-func (t *Transport) refuse(req *http.Request, e *entry, s State, left time.Duration) (*http.Response, error) {
-	if drain(req) {
-		return t.send(req)
-	}
+// refuse answers a request the breaker does not let through.
+func (t *Transport) refuse(req *http.Request, h *host, r *OpenError) (*http.Response, error) {
 	// The RoundTripper contract: the body is closed even when nothing is
 	// sent.
 	if req.Body != nil {
 		req.Body.Close()
 	}
-	if h := t.hooks.OnReject; h != nil {
-		h(e.label)
+	if f := t.hooks.OnReject; f != nil {
+		f(h.label, req)
 	}
-	return nil, &OpenError{Host: e.name, State: s, Remaining: left}
+	return nil, r
 }
 
-// drain reports whether req removes load from the cluster (see the package
-// doc). It is only asked once the breaker is not closed, so the happy path
-// does not pay for the route lookup.
-func drain(req *http.Request) bool {
-	return req.URL != nil && verdict.RouteOf(req.URL.Path).Drain()
+// deliver calls the hooks for the host's pending transitions and passes the
+// answer on. If a hook panics, the response is closed before the panic
+// goes on up: the caller will never see it.
+func (t *Transport) deliver(h *host, resp *http.Response, err error) (*http.Response, error) {
+	if !h.pending.Load() {
+		return resp, err
+	}
+	ok := false
+	defer func() {
+		if !ok && resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+	}()
+	h.deliver()
+	ok = true
+	return resp, err
 }
 
-// Outcomes as gobreaker sees them: nil is a success, errExcluded is neither
-// success nor failure, any other error a failure.
-var (
-	errExcluded error = outcome{}
-	errFailed   error = outcome{failed: true}
+// outcome is what an answer says about the host.
+type outcome int8
+
+const (
+	excluded  outcome = iota // neither: canceled, or refused below
+	succeeded                // the host answered, 1xx–4xx but 429
+	failed                   // verdict.Kind.Failure
 )
 
-// outcome carries a counted result to gobreaker. A failure with a
-// Retry-After worth lengthening the open period for carries it along, to be
-// picked up under gobreaker's lock if this very failure trips the breaker.
-type outcome struct {
-	failed     bool
-	retryAfter time.Duration
-}
+// The outcomes as gobreaker is told them: nil is a success.
+var (
+	errFailed   = errors.New("breaker: failed")
+	errExcluded = errors.New("breaker: excluded")
+)
 
-func (o outcome) Error() string { return "breaker: outcome" }
+func (o outcome) err() error {
+	switch o {
+	case failed:
+		return errFailed
+	case excluded:
+		return errExcluded
+	}
+	return nil
+}
 
 // judge reads the verdict of a logical request's answer.
-func (t *Transport) judge(req *http.Request, resp *http.Response, err error) error {
-	a := verdict.Of(req, resp, err)
-	switch {
-	case a.Kind == verdict.Canceled || a.Kind == verdict.Refused:
-		return errExcluded
-	case !a.Kind.Failure():
-		return nil
+func (t *Transport) judge(req *http.Request, resp *http.Response, err error) outcome {
+	switch k := verdict.Of(req, resp, err).Kind; {
+	case k == verdict.Canceled || k == verdict.Refused:
+		return excluded
+	case k.Failure():
+		return failed
 	}
-	if resp != nil && t.s.MaxOpenTimeout > t.s.OpenTimeout {
-		if d, ok := verdict.RetryAfter(resp.Header, time.Now()); ok && d > t.s.OpenTimeout {
-			return outcome{failed: true, retryAfter: min(d, t.s.MaxOpenTimeout)}
-		}
-	}
-	return errFailed
+	return succeeded
 }
 
-func isExcluded(err error) bool { return err == errExcluded }
+// retryAfter returns how long a Retry-After on resp asks the breaker to stay
+// open, within the settings, or 0.
+func (t *Transport) retryAfter(resp *http.Response) time.Duration {
+	if resp == nil || t.s.MaxOpenTimeout <= t.s.OpenTimeout {
+		return 0
+	}
+	d, ok := verdict.RetryAfter(resp.Header, time.Now())
+	if !ok || d <= t.s.OpenTimeout {
+		return 0
+	}
+	return min(d, t.s.MaxOpenTimeout)
+}
 
-// ready is gobreaker's ReadyToTrip: the two trip rules of the Settings.
-func (t *Transport) ready(c gobreaker.Counts) bool {
-	if n := t.s.ConsecutiveFailures; n > 0 && c.ConsecutiveFailures >= uint32(n) {
+// HostStats is the state of one host's breaker, as [Transport.Stats] reads
+// it.
+type HostStats struct {
+	// Host is the host as host:port, as the hooks and metrics name it.
+	Host string
+	// State is the state a request would find now. An open breaker whose
+	// open period is over reads HalfOpen: the next request goes through as
+	// a probe (and only then does gobreaker move, and the hook hear of it).
+	State State
+	// OpenFor is the time left in the open period; 0 unless State is Open.
+	OpenFor time.Duration
+	// OpenPeriod is the length of the current open period while open or
+	// half-open, else of the last one; 0 if the breaker never opened.
+	OpenPeriod time.Duration
+	// Requests and Failures are the outcomes counted in the rolling window
+	// (Failures are among Requests), and ConsecutiveFailures the run of
+	// failures that ends the window: what the trip rules look at. They are
+	// counted while the breaker is closed and start again from 0 whenever it
+	// changes state.
+	Requests, Failures, ConsecutiveFailures int
+}
+
+// Stats returns the state of every host's breaker, by host. It takes each
+// host's lock briefly and never moves a breaker on.
+func (t *Transport) Stats() []HostStats {
+	var out []HostStats
+	t.hosts.Range(func(_ string, h *host) bool {
+		out = append(out, h.stats())
 		return true
-	}
-	if t.s.FailureRatio < 0 {
-		return false
-	}
-	// Exclusions are in c.Requests but say nothing of the host: the ratio
-	// is over the requests that were judged.
-	n := c.TotalSuccesses + c.TotalFailures
-	return n >= uint32(t.s.MinRequests) && float64(c.TotalFailures) >= t.s.FailureRatio*float64(n)
-}
-
-// State returns the state of a host's breaker. host is host:port as the hooks
-// give it, or a URL such as http://example.com:8080. A host without a
-// breaker reads Closed, as its first request would find it. Like a request,
-// State may move an open breaker whose period is over to half-open.
-func (t *Transport) State(host string) State {
-	if strings.Contains(host, "://") {
-		if u, err := url.Parse(host); err == nil {
-			host = verdict.Host{Scheme: u.Scheme, Addr: u.Host}.Label()
-		}
-	}
-	t.mu.Lock()
-	e := t.labels[host]
-	t.mu.Unlock()
-	if e == nil {
-		return Closed
-	}
-	if until := e.openUntil.Load(); until != 0 && time.Duration(until) >= time.Since(t.epoch) {
-		return Open
-	}
-	s := State(e.cb.State())
-	if e.pending.Load() {
-		e.deliver()
-	}
-	return s
+	})
+	slices.SortFunc(out, func(a, b HostStats) int { return strings.Compare(a.Host, b.Host) })
+	return out
 }
 
 // CloseIdleConnections closes the idle connections of the next RoundTripper

@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,14 +10,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/verdict"
 )
 
-const host = "h:8080"
-
 // TestTrip runs scripted sequences of logical requests through a fresh
 // breaker and checks whether they leave it open. Each letter is one logical
-// request's final answer (see scripted).
+// request's final answer (see answers).
 func TestTrip(t *testing.T) {
 	ratioOnly := Settings{ConsecutiveFailures: -1}
 	runOnly := Settings{FailureRatio: -1}
@@ -51,11 +51,11 @@ func TestTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tr := New(&scripted{}, tt.s)
-				if refused := run(t, tr, host, tt.give); refused != 0 {
+				tr := New(lettered(), tt.s)
+				if refused := run(t, tr, gw, tt.give); refused != 0 {
 					t.Fatalf("%d requests refused while tripping", refused)
 				}
-				if got := tr.State(host); got != tt.want {
+				if got := state(tr, gw); got != tt.want {
 					t.Fatalf("after %s: state %v, want %v", tt.give, got, tt.want)
 				}
 			})
@@ -74,19 +74,21 @@ func TestWindow(t *testing.T) {
 		{0, Open},
 		{5 * time.Second, Open},
 		{8900 * time.Millisecond, Open},
+		{9999 * time.Millisecond, Open},
 		{10 * time.Second, Closed},
 		{11 * time.Second, Closed},
+		{time.Hour, Closed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.gap.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tr := New(&scripted{}, Settings{ConsecutiveFailures: -1})
-				run(t, tr, host, "FFFFF")
+				tr := New(lettered(), Settings{ConsecutiveFailures: -1})
+				run(t, tr, gw, "FFFFF")
 				time.Sleep(tt.gap)
 				// 4 of 10 fail: only with the five old failures (9 of 15)
 				// does the ratio reach one half.
-				run(t, tr, host, "SSSSSSFFFF")
-				if got := tr.State(host); got != tt.want {
+				run(t, tr, gw, "SSSSSSFFFF")
+				if got := state(tr, gw); got != tt.want {
 					t.Fatalf("state %v, want %v", got, tt.want)
 				}
 			})
@@ -108,59 +110,60 @@ func TestOpenPeriod(t *testing.T) {
 		{"probe fails", "F", Open},
 		{"probe transport error", "T", Open},
 		{"probe canceled", "X", HalfOpen},
+		{"probe refused below", "R", HalfOpen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				base := &scripted{}
+				base := lettered()
 				tr := New(base, Settings{})
-				run(t, tr, host, "FFFFF")
-				if got := tr.State(host); got != Open {
+				run(t, tr, gw, "FFFFF")
+				if got := state(tr, gw); got != Open {
 					t.Fatalf("state %v after five failures", got)
 				}
 
-				time.Sleep(DefaultOpenTimeout - time.Millisecond)
-				err := send(t, tr, request(t, host, "/", "S"))
+				time.Sleep(defaultOpenTimeout - time.Millisecond)
+				err := send(t, tr, request(t, gw, "/", "S"))
 				if !errors.Is(err, ErrOpen) {
 					t.Fatalf("1ms before the end of the open period: %v", err)
 				}
 				if want := "breaker: http://h:8080 is open for another 1ms"; err.Error() != want {
 					t.Fatalf("error %q, want %q", err, want)
 				}
-				if base.hits.Load() != 5 {
-					t.Fatalf("%d requests reached the host, want 5", base.hits.Load())
+				if base.Count() != 5 {
+					t.Fatalf("%d requests reached the host, want 5", base.Count())
 				}
 
 				time.Sleep(2 * time.Millisecond)
-				if err := send(t, tr, request(t, host, "/", tt.probe)); errors.Is(err, ErrOpen) {
+				if err := send(t, tr, request(t, gw, "/", tt.probe)); errors.Is(err, ErrOpen) {
 					t.Fatalf("1ms after the open period: %v", err)
 				}
-				if base.hits.Load() != 6 {
-					t.Fatalf("%d requests reached the host, want 6", base.hits.Load())
+				if base.Count() != 6 {
+					t.Fatalf("%d requests reached the host, want 6", base.Count())
 				}
-				if got := tr.State(host); got != tt.wantState {
+				if got := state(tr, gw); got != tt.wantState {
 					t.Fatalf("after probe %s: state %v, want %v", tt.probe, got, tt.wantState)
 				}
 
 				switch tt.wantState {
 				case Closed:
-					if refused := run(t, tr, host, "SSSS"); refused != 0 {
+					if refused := run(t, tr, gw, "SSSS"); refused != 0 {
 						t.Fatalf("%d refused after closing", refused)
 					}
 				case Open:
 					// A new open period from the failed probe.
-					time.Sleep(DefaultOpenTimeout - time.Millisecond)
-					if refused := run(t, tr, host, "S"); refused != 1 {
+					time.Sleep(defaultOpenTimeout - time.Millisecond)
+					if refused := run(t, tr, gw, "S"); refused != 1 {
 						t.Fatal("reopened breaker let a request through")
 					}
 					time.Sleep(2 * time.Millisecond)
-					if refused := run(t, tr, host, "SS"); refused != 0 {
+					if refused := run(t, tr, gw, "SS"); refused != 0 {
 						t.Fatal("second probe refused")
 					}
 				case HalfOpen:
-					// The canceled probe gave its slot back.
-					if refused := run(t, tr, host, "SS"); refused != 0 {
-						t.Fatal("probe after a canceled probe refused")
+					// The probe gave its place back.
+					if refused := run(t, tr, gw, "SS"); refused != 0 {
+						t.Fatal("probe after an excluded probe refused")
 					}
 				}
 			})
@@ -168,32 +171,36 @@ func TestOpenPeriod(t *testing.T) {
 	}
 }
 
+// probing returns a base that holds requests with answer "wait" at the
+// returned gate and answers the others by their letter.
+func probing() (*testkit.Gate, http.RoundTripper) {
+	gate := &testkit.Gate{}
+	base := lettered()
+	return gate, testkit.Func(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Query().Get("a") == "wait" {
+			return gate.RoundTrip(req)
+		}
+		return base.RoundTrip(req)
+	})
+}
+
 // TestHalfOpenOneProbe checks that only the probe goes through while
 // half-open, and that the others fail fast with ErrOpen.
 func TestHalfOpenOneProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		base := &scripted{}
-		var hits int
-		tr := New(rtFunc(func(req *http.Request) (*http.Response, error) {
-			hits++
-			if req.URL.Query().Get("a") == "wait" {
-				<-release
-				return answer(200, "", ""), nil
-			}
-			return base.RoundTrip(req)
-		}), Settings{})
-		run(t, tr, host, "FFFFF")
-		time.Sleep(DefaultOpenTimeout + time.Millisecond)
+		gate, base := probing()
+		tr := New(base, Settings{})
+		run(t, tr, gw, "FFFFF")
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
 
 		done := make(chan error)
-		go func() { done <- send(t, tr, request(t, host, "/", "wait")) }()
-		synctest.Wait() // the probe is inside the base
-		if got := tr.State(host); got != HalfOpen {
+		go func() { done <- send(t, tr, request(t, gw, "/", "wait")) }()
+		synctest.Wait() // the probe is at the gate
+		if got := state(tr, gw); got != HalfOpen {
 			t.Fatalf("state %v while the probe is out", got)
 		}
 		for range 3 {
-			err := send(t, tr, request(t, host, "/", "S"))
+			err := send(t, tr, request(t, gw, "/", "S"))
 			var oe *OpenError
 			if !errors.As(err, &oe) || oe.State != HalfOpen || !errors.Is(err, ErrOpen) {
 				t.Fatalf("request beside the probe: %v", err)
@@ -202,17 +209,61 @@ func TestHalfOpenOneProbe(t *testing.T) {
 				t.Fatalf("error %q, want %q", err, want)
 			}
 		}
-		close(release)
+		held := gate.Take()
+		if len(held) != 1 {
+			t.Fatalf("%d probes out, want 1", len(held))
+		}
+		held[0].Answer(testkit.OK)
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if hits != 6 {
-			t.Fatalf("%d requests reached the host, want 6", hits)
-		}
-		if got := tr.State(host); got != Closed {
+		if got := state(tr, gw); got != Closed {
 			t.Fatalf("state %v after the probe succeeded", got)
 		}
 	})
+}
+
+// TestProbes checks Settings.Probes: all probes must succeed to close, and
+// the first failure opens again.
+func TestProbes(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		answers []testkit.Step
+		want    State
+	}{
+		{"all succeed", []testkit.Step{testkit.OK, testkit.OK, testkit.OK}, Closed},
+		{"one fails", []testkit.Step{testkit.OK, testkit.Unavailable, testkit.OK}, Open},
+		{"one canceled", []testkit.Step{testkit.OK, testkit.Fail(errFull), testkit.OK}, HalfOpen},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gate, base := probing()
+				tr := New(base, Settings{Probes: 3})
+				run(t, tr, gw, "FFFFF")
+				time.Sleep(defaultOpenTimeout + time.Millisecond)
+				var wg sync.WaitGroup
+				for range 3 {
+					wg.Go(func() { send(t, tr, request(t, gw, "/", "wait")) })
+				}
+				synctest.Wait()
+				if run(t, tr, gw, "S") != 1 {
+					t.Fatal("a fourth request went through beside three probes")
+				}
+				held := gate.Take()
+				if len(held) != 3 {
+					t.Fatalf("%d probes out, want 3", len(held))
+				}
+				for i, h := range held {
+					h.Answer(tt.answers[i])
+					synctest.Wait()
+				}
+				wg.Wait()
+				if got := state(tr, gw); got != tt.want {
+					t.Fatalf("state %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
 }
 
 // TestRetryAfter checks that a Retry-After on the response that trips the
@@ -240,7 +291,7 @@ func TestRetryAfter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tr := New(&scripted{}, tt.s)
+				tr := New(lettered(), tt.s)
 				for i := range 5 {
 					ra := tt.four
 					if i == 4 {
@@ -249,7 +300,7 @@ func TestRetryAfter(t *testing.T) {
 					if ra == "date+45s" {
 						ra = time.Now().Add(45 * time.Second).UTC().Format(http.TimeFormat)
 					}
-					req := request(t, host, "/", "F")
+					req := request(t, gw, "/", "F")
 					if ra != "" {
 						q := req.URL.Query()
 						q.Set("Retry-After", ra)
@@ -257,15 +308,18 @@ func TestRetryAfter(t *testing.T) {
 					}
 					send(t, tr, req)
 				}
+				if got := stats(tr, gw); got.OpenPeriod != tt.want || got.OpenFor != tt.want {
+					t.Fatalf("stats %+v, want an open period of %v", got, tt.want)
+				}
 				time.Sleep(tt.want - time.Millisecond)
-				if run(t, tr, host, "S") != 1 {
+				if run(t, tr, gw, "S") != 1 {
 					t.Fatalf("let through 1ms before %v", tt.want)
 				}
-				if got := tr.State(host); got != Open {
+				if got := state(tr, gw); got != Open {
 					t.Fatalf("state %v 1ms before %v", got, tt.want)
 				}
 				time.Sleep(2 * time.Millisecond)
-				if run(t, tr, host, "S") != 0 {
+				if run(t, tr, gw, "S") != 0 {
 					t.Fatalf("refused 1ms after %v", tt.want)
 				}
 			})
@@ -273,96 +327,103 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryAfterOnProbe checks that a failed probe's Retry-After lengthens
+// the open period it starts.
+func TestRetryAfterOnProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := New(lettered(), Settings{})
+		run(t, tr, gw, "FFFFF")
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		req, _ := http.NewRequest(http.MethodGet, "http://h:8080/?a=F&Retry-After=20", nil)
+		send(t, tr, req)
+		if got := stats(tr, gw); got.State != Open || got.OpenFor != 20*time.Second {
+			t.Fatalf("after a probe asking for 20s: %+v", got)
+		}
+	})
+}
+
+// drains are the paths of drain operations.
+var drains = []string{
+	"/v2/jobs/2251799813685249/completion",
+	"/v2/jobs/2251799813685249/failure",
+	"/zeebe/v2/jobs/2251799813685249/error",
+	"/v2/user-tasks/2251799813685300/completion",
+}
+
 // TestDrain checks the drain rule: job completion, failure and error and
 // user-task completion pass an open or half-open breaker uncounted, and are
 // counted like any request while it is closed.
 func TestDrain(t *testing.T) {
-	drains := []string{
-		"/v2/jobs/2251799813685249/completion",
-		"/v2/jobs/2251799813685249/failure",
-		"/zeebe/v2/jobs/2251799813685249/error",
-		"/v2/user-tasks/2251799813685300/completion",
-	}
 	t.Run("open", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			base := &scripted{}
+			base := lettered()
 			var rejects int
-			tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(string) { rejects++ }}))
-			run(t, tr, host, "FFFFF")
+			tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(string, *http.Request) { rejects++ }}))
+			run(t, tr, gw, "FFFFF")
 			time.Sleep(4 * time.Second)
 			for _, p := range drains {
 				for _, a := range []string{"S", "F", "T"} {
-					if err := send(t, tr, request(t, host, p, a)); errors.Is(err, ErrOpen) {
+					if err := send(t, tr, request(t, gw, p, a)); errors.Is(err, ErrOpen) {
 						t.Fatalf("%s refused: %v", p, err)
 					}
 				}
 			}
-			if got, want := base.hits.Load(), int64(5+3*len(drains)); got != want {
+			if got, want := base.Count(), 5+3*len(drains); got != want {
 				t.Fatalf("%d requests reached the host, want %d", got, want)
 			}
 			if rejects != 0 {
 				t.Fatalf("%d rejections reported", rejects)
 			}
 			// Their failures did not count: the open period is the first.
-			err := send(t, tr, request(t, host, "/v2/jobs/activation", "S"))
+			err := send(t, tr, request(t, gw, "/v2/jobs/activation", "S"))
 			if want := "breaker: http://h:8080 is open for another 6s"; err == nil || err.Error() != want {
 				t.Fatalf("after drains: %v, want %s", err, want)
 			}
 			// Nor did their successes close the breaker.
-			if got := tr.State(host); got != Open {
+			if got := state(tr, gw); got != Open {
 				t.Fatalf("state %v", got)
 			}
 		})
 	})
 	t.Run("half-open", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			release := make(chan struct{})
-			base := &scripted{}
-			tr := New(rtFunc(func(req *http.Request) (*http.Response, error) {
-				if req.URL.Query().Get("a") == "wait" {
-					<-release
-					return answer(200, "", ""), nil
-				}
-				return base.RoundTrip(req)
-			}), Settings{})
-			run(t, tr, host, "FFFFF")
-			time.Sleep(DefaultOpenTimeout + time.Millisecond)
+			gate, base := probing()
+			tr := New(base, Settings{})
+			run(t, tr, gw, "FFFFF")
+			time.Sleep(defaultOpenTimeout + time.Millisecond)
 			// A drain after the open period does not take the probe's
-			// slot...
-			if err := send(t, tr, request(t, host, drains[0], "S")); err != nil {
+			// place...
+			if err := send(t, tr, request(t, gw, drains[0], "S")); err != nil {
 				t.Fatal(err)
 			}
-			if got := tr.State(host); got != HalfOpen {
-				t.Fatalf("state %v, want half-open", got)
-			}
 			done := make(chan error)
-			go func() { done <- send(t, tr, request(t, host, "/v2/jobs/activation", "wait")) }()
+			go func() { done <- send(t, tr, request(t, gw, "/v2/jobs/activation", "wait")) }()
 			synctest.Wait()
 			// ...nor does it need one while the probe is out.
 			for _, p := range drains {
-				if err := send(t, tr, request(t, host, p, "F")); err != nil {
+				if err := send(t, tr, request(t, gw, p, "F")); err != nil {
 					t.Fatalf("%s beside the probe: %v", p, err)
 				}
 			}
-			if err := send(t, tr, request(t, host, "/v2/jobs/activation", "S")); !errors.Is(err, ErrOpen) {
+			if err := send(t, tr, request(t, gw, "/v2/jobs/activation", "S")); !errors.Is(err, ErrOpen) {
 				t.Fatalf("activation beside the probe: %v", err)
 			}
-			close(release)
+			gate.Take()[0].Answer(testkit.OK)
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if got := tr.State(host); got != Closed {
+			if got := state(tr, gw); got != Closed {
 				t.Fatalf("state %v after the probe, want closed: the drains' failures counted", got)
 			}
 		})
 	})
 	t.Run("closed", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			tr := New(&scripted{}, Settings{})
+			tr := New(lettered(), Settings{})
 			for range 5 {
-				send(t, tr, request(t, host, drains[0], "F"))
+				send(t, tr, request(t, gw, drains[0], "F"))
 			}
-			if got := tr.State(host); got != Open {
+			if got := state(tr, gw); got != Open {
 				t.Fatalf("state %v after five failed completions, want open", got)
 			}
 		})
@@ -372,13 +433,19 @@ func TestDrain(t *testing.T) {
 // TestRefusal checks the error and the side effects of a refused request.
 func TestRefusal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		base := &scripted{}
-		var rejected []string
-		tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(h string) { rejected = append(rejected, h) }}))
-		run(t, tr, host, "FFFFF")
+		base := lettered()
+		type reject struct {
+			host string
+			req  *http.Request
+		}
+		var rejected []reject
+		tr := New(base, Settings{}, WithHooks(Hooks{OnReject: func(h string, r *http.Request) {
+			rejected = append(rejected, reject{h, r})
+		}}))
+		run(t, tr, gw, "FFFFF")
 		time.Sleep(2500 * time.Millisecond)
 
-		body := &closeTracker{Reader: strings.NewReader("{}")}
+		body := testkit.NewBody("{}")
 		req, _ := http.NewRequest(http.MethodPost, "http://h:8080/v2/process-instances", body)
 		req.Header.Set("X-Keep", "1")
 		orig := *req
@@ -396,20 +463,20 @@ func TestRefusal(t *testing.T) {
 		if !errors.As(err, &oe) || oe.Host != "http://h:8080" || oe.State != Open || oe.Remaining != 7500*time.Millisecond {
 			t.Fatalf("OpenError %+v", oe)
 		}
-		if k := verdict.Of(req, nil, err).Kind; k != verdict.Refused {
-			t.Fatalf("verdict %v, want refused", k)
+		if a := verdict.Of(req, nil, err); a.Kind != verdict.Refused || !a.NotSent {
+			t.Fatalf("verdict %+v, want refused and not sent", a)
 		}
-		if body.closed.Load() != 1 {
-			t.Fatalf("body closed %d times, want 1", body.closed.Load())
+		if !body.Closed() || body.BytesRead() != 0 {
+			t.Fatalf("body closed %v, %d bytes read", body.Closed(), body.BytesRead())
 		}
-		if base.hits.Load() != 5 {
+		if base.Count() != 5 {
 			t.Fatal("a refused request reached the host")
 		}
 		if req.URL != orig.URL || req.Body != orig.Body || req.Header.Get("X-Keep") != "1" || len(req.Header) != 1 {
 			t.Fatal("request modified")
 		}
-		if len(rejected) != 1 || rejected[0] != host {
-			t.Fatalf("OnReject calls %q", rejected)
+		if len(rejected) != 1 || rejected[0].host != gw || rejected[0].req != req {
+			t.Fatalf("OnReject calls %v", rejected)
 		}
 
 		// Through an http.Client, which wraps it in a *url.Error.
@@ -425,9 +492,9 @@ func TestRefusal(t *testing.T) {
 // host share one.
 func TestHosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(&scripted{}, Settings{})
+		tr := New(lettered(), Settings{})
 		run(t, tr, "a:80", "FFFFF")
-		if run(t, tr, "b:80", "SFSFS") != 0 || tr.State("b:80") != Closed {
+		if run(t, tr, "b:80", "SFSFS") != 0 || state(tr, "b:80") != Closed {
 			t.Fatal("b affected by a's breaker")
 		}
 		for _, h := range []string{"a", "A:80", "a:80"} {
@@ -435,109 +502,67 @@ func TestHosts(t *testing.T) {
 				t.Fatalf("%s not refused", h)
 			}
 		}
-		for _, h := range []string{"a:80", "http://a", "http://A:80/x"} {
-			if got := tr.State(h); got != Open {
-				t.Fatalf("State(%q) = %v", h, got)
-			}
-		}
-		if got := tr.State("unknown:80"); got != Closed {
-			t.Fatalf("unknown host: %v", got)
-		}
 		// https on the default port is another host.
-		req, _ := http.NewRequest("GET", "https://a/", nil)
-		if n := tr.State(verdict.HostOf(req).String()); n != Closed {
-			t.Fatalf("https://a:443 is %v", n)
+		req, _ := http.NewRequest(http.MethodGet, "https://a/?a=S", nil)
+		if err := send(t, tr, req); err != nil {
+			t.Fatalf("https://a refused: %v", err)
+		}
+		var got []string
+		for _, s := range tr.Stats() {
+			got = append(got, s.Host+" "+s.State.String())
+		}
+		if want := "a:443 closed,a:80 open,b:80 closed"; strings.Join(got, ",") != want {
+			t.Fatalf("Stats: %s, want %s", strings.Join(got, ","), want)
 		}
 	})
 }
 
-// TestEvict checks the bound on hosts and which breaker gives way.
+// TestEvict checks the bound on hosts and which breaker gives way: a closed
+// one unused since the last scan, never an open one; a host that finds none
+// goes without a breaker.
 func TestEvict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var evicted []string
-		tr := New(&scripted{}, Settings{MaxHosts: 2}, WithHooks(Hooks{OnEvict: func(h string) { evicted = append(evicted, h) }}))
+		base := lettered()
+		tr := New(base, Settings{MaxHosts: 2})
+		hostsNow := func() string {
+			var hs []string
+			for _, s := range tr.Stats() {
+				hs = append(hs, s.Host)
+			}
+			return strings.Join(hs, " ")
+		}
 		run(t, tr, "a:80", "FFFFF") // open: kept
 		run(t, tr, "b:80", "S")
-		run(t, tr, "c:80", "S") // b, the only closed one, goes
-		if len(evicted) != 1 || evicted[0] != "b:80" {
-			t.Fatalf("evicted %q, want b:80", evicted)
+		// b was used since the table last looked: it gets a second chance,
+		// and c goes without a breaker.
+		if run(t, tr, "c:80", "F") != 0 || hostsNow() != "a:80 b:80" {
+			t.Fatalf("c was refused or took a place: %s", hostsNow())
 		}
-		run(t, tr, "d:80", "S") // c goes, though used: a is open
-		if len(evicted) != 2 || evicted[1] != "c:80" {
-			t.Fatalf("evicted %q, want b:80 c:80", evicted)
+		// Now b is idle since the last scan: it gives way to c.
+		run(t, tr, "c:80", "FFFFF")
+		if got := hostsNow(); got != "a:80 c:80" {
+			t.Fatalf("hosts %s, want a:80 c:80", got)
 		}
-		if tr.State("a:80") != Open {
-			t.Fatal("open breaker evicted while closed ones could go")
+		if state(tr, "a:80") != Open || state(tr, "c:80") != Open {
+			t.Fatal("an open breaker was forgotten")
 		}
-		run(t, tr, "e:80", "FFFFF")
-		run(t, tr, "f:80", "FFFFF") // a and e are open: one of them goes
-		if len(evicted) != 4 {
-			t.Fatalf("evicted %q", evicted)
-		}
-		tr.mu.Lock()
-		n, keys := len(tr.labels), len(*tr.hosts.Load())
-		tr.mu.Unlock()
-		if n != 2 || keys != 2 {
-			t.Fatalf("%d breakers under %d keys, want 2", n, keys)
+		// Two open breakers: nothing gives way to d, which is not refused.
+		if run(t, tr, "d:80", "SSS") != 0 || hostsNow() != "a:80 c:80" {
+			t.Fatalf("d: hosts %s", hostsNow())
 		}
 		// A host that comes back starts closed.
-		if run(t, tr, "b:80", "S") != 0 {
-			t.Fatal("b refused after coming back")
-		}
-	})
-}
-
-// TestEvictPrefersIdle checks the second chance of the clock algorithm:
-// a closed breaker used since the last scan stays, an idle one goes.
-func TestEvictPrefersIdle(t *testing.T) {
-	var evicted []string
-	tr := New(&scripted{}, Settings{MaxHosts: 3}, WithHooks(Hooks{OnEvict: func(h string) { evicted = append(evicted, h) }}))
-	run(t, tr, "a:80", "S")
-	run(t, tr, "b:80", "S")
-	run(t, tr, "c:80", "S")
-	run(t, tr, "d:80", "S") // all used: one goes, the scan clears the others' marks
-	run(t, tr, "d:80", "S")
-	tr.mu.Lock()
-	var busy string
-	for l := range tr.labels {
-		if l != "d:80" {
-			busy = l
-			break
-		}
-	}
-	tr.mu.Unlock()
-	run(t, tr, busy, "S")
-	run(t, tr, "e:80", "S")
-	if len(evicted) != 2 {
-		t.Fatalf("evicted %q", evicted)
-	}
-	if evicted[1] == busy || evicted[1] == "d:80" {
-		t.Fatalf("%s evicted though it was used since the last scan", evicted[1])
-	}
-}
-
-// TestAliasBound checks that a host spelt in more ways than the key bound
-// allows still shares its breaker.
-func TestAliasBound(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tr := New(&scripted{}, Settings{MaxHosts: 2})
-		spellings := []string{"ab:80", "aB:80", "Ab:80", "AB:80", "ab", "aB", "Ab", "AB"}
-		for _, h := range spellings[:5] {
-			run(t, tr, h, "F")
-		}
-		for _, h := range spellings {
-			if run(t, tr, h, "S") != 1 {
-				t.Fatalf("%s not refused", h)
-			}
-		}
-		if keys := len(*tr.hosts.Load()); keys > 4 {
-			t.Fatalf("%d keys, want at most 4", keys)
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		run(t, tr, "a:80", "S") // a closes
+		run(t, tr, "d:80", "S") // the scan clears a's mark
+		run(t, tr, "b:80", "S") // a gives way
+		if got := hostsNow(); got != "b:80 c:80" || state(tr, "b:80") != Closed {
+			t.Fatalf("hosts %s, b %v", got, state(tr, "b:80"))
 		}
 	})
 }
 
 // TestHooks checks the order of the transitions delivered, and that a hook
-// may call State without deadlocking.
+// may call Stats without deadlocking.
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
@@ -546,7 +571,7 @@ func TestHooks(t *testing.T) {
 			got    []string
 			inHook bool
 		)
-		tr = New(&scripted{}, Settings{}, WithHooks(Hooks{
+		tr = New(lettered(), Settings{}, WithHooks(Hooks{
 			OnStateChange: func(h string, from, to State) {
 				mu.Lock()
 				if inHook {
@@ -554,30 +579,30 @@ func TestHooks(t *testing.T) {
 				}
 				inHook = true
 				mu.Unlock()
-				s := tr.State(h) // must not deadlock
+				s := state(tr, h) // must not deadlock
 				mu.Lock()
 				got = append(got, h+" "+from.String()+">"+to.String()+" ("+s.String()+")")
 				inHook = false
 				mu.Unlock()
 			},
-			OnReject: func(h string) {
+			OnReject: func(h string, _ *http.Request) {
 				mu.Lock()
 				got = append(got, h+" reject")
 				mu.Unlock()
 			},
 		}))
-		run(t, tr, host, "FFFFFS")
-		time.Sleep(DefaultOpenTimeout + time.Millisecond)
-		run(t, tr, host, "F") // probe fails
-		time.Sleep(DefaultOpenTimeout + time.Millisecond)
-		if s := tr.State(host); s != HalfOpen { // State moves it on
+		run(t, tr, gw, "FFFFFS")
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		run(t, tr, gw, "F") // probe fails
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		if s := state(tr, gw); s != HalfOpen { // the effective state
 			t.Fatalf("state %v", s)
 		}
-		run(t, tr, host, "S")
+		run(t, tr, gw, "S")
 		want := []string{
 			"h:8080 closed>open (open)",
 			"h:8080 reject",
-			"h:8080 open>half-open (open)",
+			"h:8080 open>half-open (half-open)",
 			"h:8080 half-open>open (open)",
 			"h:8080 open>half-open (half-open)",
 			"h:8080 half-open>closed (closed)",
@@ -588,29 +613,44 @@ func TestHooks(t *testing.T) {
 	})
 }
 
-// TestHookPanic checks that a panicking hook does not stop later
-// transitions from being delivered.
-func TestHookPanic(t *testing.T) {
+// TestStats checks what Stats reports in each state.
+func TestStats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var got []string
-		tr := New(&scripted{}, Settings{}, WithHooks(Hooks{OnStateChange: func(h string, from, to State) {
-			got = append(got, to.String())
-			if to == Open && len(got) == 1 {
-				panic("hook")
-			}
-		}}))
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			run(t, tr, host, "FFFFF")
-		}()
-		time.Sleep(DefaultOpenTimeout + time.Millisecond)
-		run(t, tr, host, "S")
-		if want := "open half-open closed"; strings.Join(got, " ") != want {
-			t.Fatalf("hooks saw %q, want %q", got, want)
+		tr := New(lettered(), Settings{})
+		if got := tr.Stats(); len(got) != 0 {
+			t.Fatalf("Stats before any request: %+v", got)
+		}
+		run(t, tr, gw, "SFSXFF")
+		want := HostStats{Host: gw, State: Closed, Requests: 5, Failures: 3, ConsecutiveFailures: 2}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("closed: %+v, want %+v", got, want)
+		}
+		time.Sleep(5 * time.Second)
+		run(t, tr, gw, "FF")
+		want = HostStats{Host: gw, State: Closed, Requests: 7, Failures: 5, ConsecutiveFailures: 4}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("closed: %+v, want %+v", got, want)
+		}
+		time.Sleep(5500 * time.Millisecond) // the first six leave the window
+		want = HostStats{Host: gw, State: Closed, Requests: 2, Failures: 2, ConsecutiveFailures: 2}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("after 10.5s: %+v, want %+v", got, want)
+		}
+		run(t, tr, gw, "FFF")
+		time.Sleep(time.Second)
+		want = HostStats{Host: gw, State: Open, OpenFor: 9 * time.Second, OpenPeriod: 10 * time.Second}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("open: %+v, want %+v", got, want)
+		}
+		time.Sleep(9*time.Second + time.Nanosecond)
+		want = HostStats{Host: gw, State: HalfOpen, OpenPeriod: 10 * time.Second}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("open period over: %+v, want %+v", got, want)
+		}
+		run(t, tr, gw, "S")
+		want = HostStats{Host: gw, State: Closed, OpenPeriod: 10 * time.Second}
+		if got := stats(tr, gw); got != want {
+			t.Fatalf("closed again: %+v, want %+v", got, want)
 		}
 	})
 }
@@ -618,32 +658,35 @@ func TestHookPanic(t *testing.T) {
 // TestContract checks the answers of a next RoundTripper that breaks its
 // contract.
 func TestContract(t *testing.T) {
-	body := &closeTracker{Reader: strings.NewReader("")}
-	both := rtFunc(func(*http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Body: body}, errReset
+	body := testkit.NewBody("")
+	both := testkit.Func(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: body}, errors.New("reset")
 	})
-	resp, err := New(both, Settings{}).RoundTrip(request(t, host, "/", "S"))
-	if resp != nil || !errors.Is(err, errReset) || body.closed.Load() != 1 {
-		t.Fatalf("response and error: got %v, %v, body closed %d times", resp, err, body.closed.Load())
+	resp, err := New(both, Settings{}).RoundTrip(request(t, gw, "/", "S"))
+	if resp != nil || err == nil || err.Error() != "reset" || !body.Closed() {
+		t.Fatalf("response and error: got %v, %v, body closed %v", resp, err, body.Closed())
 	}
-	neither := rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	neither := testkit.Func(func(*http.Request) (*http.Response, error) { return nil, nil })
 	tr := New(neither, Settings{})
-	resp, err = tr.RoundTrip(request(t, host, "/", "S"))
+	resp, err = tr.RoundTrip(request(t, gw, "/", "S"))
 	if resp != nil || !errors.Is(err, errNoResponse) {
 		t.Fatalf("neither: got %v, %v", resp, err)
 	}
-	run(t, tr, host, "SSSS")
-	if tr.State(host) != Open {
+	run(t, tr, gw, "SSSS")
+	if state(tr, gw) != Open {
 		t.Fatal("an empty answer did not count as a failure")
 	}
 }
 
 // TestDisabled checks that a disabled breaker passes everything.
 func TestDisabled(t *testing.T) {
-	base := &scripted{}
+	base := lettered()
 	tr := New(base, Settings{Disabled: true}, WithHooks(Hooks{OnStateChange: func(string, State, State) { t.Error("hook called") }}))
-	if run(t, tr, host, strings.Repeat("F", 50)) != 0 || base.hits.Load() != 50 {
+	if run(t, tr, gw, strings.Repeat("F", 50)) != 0 || base.Count() != 50 {
 		t.Fatal("disabled breaker refused")
+	}
+	if len(tr.Stats()) != 0 {
+		t.Fatal("a disabled breaker keeps hosts")
 	}
 }
 
@@ -657,12 +700,19 @@ func TestValidate(t *testing.T) {
 		{Settings{FailureRatio: -1}, ""},
 		{Settings{ConsecutiveFailures: -1}, ""},
 		{Settings{Window: time.Second, Bucket: time.Second}, ""},
+		{Settings{Window: time.Second, Bucket: time.Millisecond}, ""},
 		{Settings{Window: -1}, "Window"},
 		{Settings{Bucket: -1}, "Bucket"},
 		{Settings{Bucket: 11 * time.Second}, "Bucket"},
+		{Settings{Window: time.Second, Bucket: time.Millisecond - 1}, "Bucket"},
 		{Settings{FailureRatio: 1.5}, "FailureRatio"},
+		{Settings{FailureRatio: math.NaN()}, "FailureRatio"},
+		{Settings{FailureRatio: math.Inf(1)}, "FailureRatio"},
+		{Settings{FailureRatio: math.Inf(-1)}, "FailureRatio"},
 		{Settings{FailureRatio: -1, ConsecutiveFailures: -1}, "FailureRatio"},
 		{Settings{MinRequests: -1}, "MinRequests"},
+		{Settings{MinRequests: 1 << 40}, "MinRequests"},
+		{Settings{ConsecutiveFailures: 1 << 40}, "ConsecutiveFailures"},
 		{Settings{OpenTimeout: -1}, "OpenTimeout"},
 		{Settings{Probes: -1}, "Probes"},
 		{Settings{Probes: 1 << 40}, "Probes"},
@@ -673,9 +723,12 @@ func TestValidate(t *testing.T) {
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%+v: %v", tt.give, err)
-		case tt.want != "" && (!errors.Is(err, ErrInvalidSettings) || !strings.Contains(err.Error(), tt.want)):
+		case tt.want != "" && (!errors.Is(err, ErrInvalidSettings) || !strings.HasPrefix(err.Error(), "breaker: invalid settings: "+tt.want+" = ")):
 			t.Errorf("%+v: %v, want an error naming %s", tt.give, err, tt.want)
 		}
+	}
+	if err := (Settings{FailureRatio: math.NaN()}).Validate(); err.Error() != "breaker: invalid settings: FailureRatio = NaN: must be a finite number" {
+		t.Errorf("message %q", err)
 	}
 	defer func() {
 		if err, _ := recover().(error); !errors.Is(err, ErrInvalidSettings) {
@@ -708,9 +761,9 @@ func TestDefaults(t *testing.T) {
 // TestNoAllocs checks that a closed breaker's happy path allocates nothing.
 func TestNoAllocs(t *testing.T) {
 	ok := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
-	tr := New(rtFunc(func(*http.Request) (*http.Response, error) { return ok, nil }), Settings{},
-		WithHooks(Hooks{OnStateChange: func(string, State, State) {}, OnReject: func(string) {}}))
-	req, _ := http.NewRequest("GET", "http://h:8080/v2/topology", nil)
+	tr := New(testkit.Func(func(*http.Request) (*http.Response, error) { return ok, nil }), Settings{},
+		WithHooks(Hooks{OnStateChange: func(string, State, State) {}, OnReject: func(string, *http.Request) {}}))
+	req, _ := http.NewRequest(http.MethodGet, "http://h:8080/v2/topology", nil)
 	tr.RoundTrip(req)
 	if n := testing.AllocsPerRun(1000, func() { tr.RoundTrip(req) }); n != 0 {
 		t.Fatalf("%v allocations per request", n)
@@ -728,13 +781,13 @@ func (c *idleCloser) CloseIdleConnections() { c.closed++ }
 // reaches through the layer, and that New defaults to
 // http.DefaultTransport.
 func TestCloseIdleConnections(t *testing.T) {
-	next := &idleCloser{RoundTripper: &scripted{}}
+	next := &idleCloser{RoundTripper: lettered()}
 	c := &http.Client{Transport: New(next, Settings{})}
 	c.CloseIdleConnections()
 	if next.closed != 1 {
 		t.Fatalf("CloseIdleConnections reached the next RoundTripper %d times", next.closed)
 	}
-	New(rtFunc(nil), Settings{}).CloseIdleConnections() // no such method: nothing happens
+	New(testkit.Func(nil), Settings{}).CloseIdleConnections() // no such method: nothing happens
 	if New(nil, Settings{}).next != http.DefaultTransport {
 		t.Fatal("nil next is not http.DefaultTransport")
 	}

@@ -7,10 +7,10 @@
 // is closed, every request goes through and is counted. When too many fail,
 // it trips open: for the open period every request fails at once, nothing is
 // sent, so a host in trouble is not buried under requests that would fail
-// anyway and callers learn it in nanoseconds rather than after a timeout.
-// When the period is over the breaker is half-open: it lets one probe
-// through; the probe's success closes the breaker, its failure opens it for
-// another period.
+// anyway and callers learn it at once rather than after a timeout. When the
+// period is over the breaker is half-open: it lets a probe through; the
+// probe's success closes the breaker, its failure opens it for another
+// period.
 //
 // There is one breaker per host (scheme://host:port, [verdict.HostOf]),
 // created on the host's first request. Spellings of one host, such as
@@ -28,15 +28,30 @@
 //	success    1xx–4xx other than 429: a client error means the host is up
 //	excluded   canceled (the caller's context ended) and refused (a layer
 //	           below turned the request down locally, such as a full
-//	           limiter queue): neither says anything about the host
+//	           limiter queue): neither says anything about the host; nor
+//	           does a panic of the layer below, which reaches the caller
+//
+// # Trip rules
+//
+// The outcomes of a closed breaker are counted in a rolling window of
+// Settings.Window that moves on by whole Buckets: a request counts in the
+// bucket it ended in, and a bucket leaves the window all at once. At each
+// failure the breaker trips if either rule holds:
+//
+//   - ratio: the window holds at least MinRequests counted outcomes, and at
+//     least FailureRatio of them are failures;
+//   - run: the last ConsecutiveFailures counted outcomes in the window are
+//     all failures (exclusions neither break nor lengthen a run).
+//
+// The counts start again from zero at every change of state.
 //
 // # Defaults
 //
 // With the zero [Settings], a host's breaker trips when at least half of at
 // least 10 counted requests in a rolling 10s window failed (the window rolls
 // by 1s buckets), or after 5 failures in a row; it stays open 10s and then
-// lets 1 probe through. A Retry-After on the failing response that trips the
-// breaker lengthens the open period to what it asks, up to 60s
+// lets 1 probe through. A Retry-After on the failing response that opens
+// the breaker lengthens the open period to what it asks, up to 60s
 // (Settings.MaxOpenTimeout). At most 1024 hosts have a breaker.
 //
 // # Refusals
@@ -46,13 +61,13 @@
 // breaker stays open: "breaker: http://gw:8080 is open for another 7.5s".
 // Its body is closed, as the RoundTripper contract asks. While the breaker
 // is half-open, the requests beside the probe are refused the same way. A
-// refusal by an open breaker takes no lock: a storm of requests against an
-// open breaker does not queue.
+// refusal takes no lock: a storm of requests against an open breaker does
+// not queue.
 //
 // # Drain operations
 //
 // Job completion, failure and error and user-task completion
-// ([verdict.Route.Drain]) pass an open or half-open breaker, uncounted and
+// ([verdict.Drains]) pass an open or half-open breaker, uncounted and
 // without taking the probe's place; while the breaker is closed they are
 // counted like any request. A worker holding finished jobs must not lose
 // them to a breaker that opened because activation polls failed: a
@@ -65,57 +80,60 @@
 //
 // # Hosts
 //
-// The hosts with a breaker are bounded by Settings.MaxHosts. When a new host
-// comes and the table is full, one breaker gives way, by the clock
-// algorithm: the first closed breaker that saw no request since the previous
-// such scan, else any closed one, else any one. An open breaker is kept
-// while a closed one can go, since forgetting it would send traffic to a
-// host known to be failing. The host's next request starts a new, closed
-// breaker. The lookup on each request is a read of an immutable map, which
-// is copied only when a host is added.
+// The breakers live in ebb's per-host table (internal/hosts), bounded by
+// Settings.MaxHosts. When a new host finds it full, a closed breaker that
+// saw no request since the table last looked for room gives way (the look
+// clears the mark of the others, which go next time). An open or half-open
+// breaker is never forgotten: that would send traffic to a host known to be
+// failing. A host that finds no room goes without a breaker, its requests
+// passed straight on, until one gives way. The host's next request after
+// its breaker was forgotten starts a new, closed one.
 //
 // # Built on gobreaker
 //
-// Each host's breaker is a github.com/sony/gobreaker/v2 CircuitBreaker, with
-// its rolling window (BucketPeriod), its exclusions (IsExcluded) and a
-// ReadyToTrip made of the two rules above. The design named gobreaker's
-// two-step breaker; this layer calls CircuitBreaker.Execute instead, with the
-// same effect, because TwoStepCircuitBreaker.Allow returns a closure that
-// escapes to the heap: one allocation of 48 bytes per request, where the
-// function given to Execute stays on the stack (BenchmarkGobreaker: about
-// 170ns and 1 allocation for Allow, 127ns and none for Execute). A closed
-// breaker adds about 160ns and no allocation to a request
-// (BenchmarkRoundTrip).
+// Each host's state machine is a github.com/sony/gobreaker/v2
+// TwoStepCircuitBreaker, used through its documented API: it decides the
+// transitions, admits probes (MaxRequests) and drops outcomes of requests
+// sent before a transition (its generations). This layer keeps beside it
+// what gobreaker cannot do cheaply or at all:
 //
-// The layer keeps the end of the open period itself, because gobreaker's is
-// fixed while a Retry-After may lengthen it, and refuses while it lasts
-// without asking gobreaker. gobreaker calls OnStateChange under its lock, so
-// the layer only queues transitions there and calls [Hooks] after the lock
-// is released.
+//   - the counts of the closed state. Asking gobreaker about every request
+//     would take its mutex twice and read the clock twice per request; a
+//     success is counted instead with an atomic add in a striped window,
+//     and the bucket comes from a tick a timer moves on while requests flow,
+//     so the path of a closed breaker takes no lock and reads no clock.
+//     Failures are counted under the host's lock, and gobreaker is told of
+//     one only when a trip rule holds (its ReadyToTrip then says yes);
+//   - the open period, which gobreaker fixes at construction while a
+//     Retry-After may lengthen it. gobreaker's own is made negligible, and
+//     it is asked for a probe only once this layer's period is over;
+//   - a copy of the state, written by gobreaker's OnStateChange, so that
+//     requests read it without a lock.
+//
+// Every call into gobreaker is made under the host's own mutex, so the copy
+// is exact for whoever holds it.
 //
 // # Hooks
 //
 // [WithHooks] lets metrics and logs follow the breaker without this package
-// importing them: transitions (in order per host, never overlapping),
-// refusals and evictions, each with the host as host:port. No hook is called
-// under a lock; a hook may call [Transport.State]. Transitions are lazy, as
-// in gobreaker: an open breaker turns half-open when a request or a call to
-// State finds its period over.
+// importing them: transitions (in order per host, never overlapping) and
+// refusals, each with the host as host:port. No hook is called under a
+// lock; a hook may call [Transport.Stats]. Transitions are lazy, as in
+// gobreaker: an open breaker turns half-open when a request finds its
+// period over. [Transport.Stats] reports the state a request would find
+// without moving the breaker.
 //
 // # Concurrency and the RoundTripper contract
 //
 // A Transport is safe for concurrent use. It never modifies the caller's
 // request, returns a response or an error and never both, and returns any
-// response it obtained with a nil error. It starts no goroutine. A probe
-// holds the breaker half-open until it returns, so give requests a deadline
-// (a context or http.Client.Timeout): a probe that never returns keeps the
-// host refused. Time comes from time.Now, gobreaker's as well, so tests run
-// the layer under testing/synctest.
-//
-// # Place in the chain
-//
-// In the chain built by package transport, the breaker sits between the
-// per-request metrics and the retry layer:
-//
-//	metrics (per logical request) -> breaker -> retry -> limiter -> metrics (per attempt) -> base
+// response it obtained with a nil error. Whatever it holds — a probe's
+// place, a response — is released on every path: a panic of the layer
+// below or of a hook reaches the caller, after a response the layer held is
+// closed, and leaves the breaker as if it had not happened. The only
+// goroutine it starts is its timer's, once a Bucket while requests flow. A
+// probe holds the breaker half-open until it returns, so give requests a
+// deadline (a context or http.Client.Timeout): a probe that never returns
+// keeps the host refused. Time comes from time.Now and time timers, so
+// tests run the layer under testing/synctest.
 package breaker

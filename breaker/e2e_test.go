@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,20 +131,20 @@ func TestE2EUnavailable(t *testing.T) {
 			t.Fatalf("healthy host: %d %v", code, err)
 		}
 	}
-	if got := tr.State(down.URL); got != Open {
+	if got := state(tr, down.Listener.Addr().String()); got != Open {
 		t.Fatalf("state %v after five 503s", got)
 	}
 	code := untilLetThrough(t, c, down.URL, down.hits.Load)
 	if elapsed := time.Since(start); elapsed < e2eOpen {
 		t.Fatalf("probe after %v, before the open period ended", elapsed)
 	}
-	if code != 503 || tr.State(down.URL) != Open {
-		t.Fatalf("probe answered %d, state %v: want 503 and open again", code, tr.State(down.URL))
+	if code != 503 || state(tr, down.Listener.Addr().String()) != Open {
+		t.Fatalf("probe answered %d, state %v: want 503 and open again", code, state(tr, down.Listener.Addr().String()))
 	}
 	if got := healthy.hits.Load(); got != 5 {
 		t.Fatalf("healthy host saw %d requests, want 5", got)
 	}
-	if tr.State(healthy.URL) != Closed {
+	if state(tr, healthy.Listener.Addr().String()) != Closed {
 		t.Fatal("healthy host's breaker not closed")
 	}
 	for range 20 {
@@ -171,7 +172,7 @@ func TestE2EConnectionRefused(t *testing.T) {
 			t.Fatalf("healthy host: %d %v", code, err)
 		}
 	}
-	if got := tr.State(url); got != Open {
+	if got := state(tr, strings.TrimPrefix(url, "http://")); got != Open {
 		t.Fatalf("state %v after five refused connections", got)
 	}
 	before := sent.n.Load()
@@ -184,7 +185,7 @@ func TestE2EConnectionRefused(t *testing.T) {
 		t.Fatal("a refused request was sent")
 	}
 	untilLetThrough(t, c, url, sent.n.Load)
-	if got := tr.State(url); got != Open {
+	if got := state(tr, strings.TrimPrefix(url, "http://")); got != Open {
 		t.Fatalf("state %v after a failed probe", got)
 	}
 }
@@ -197,14 +198,14 @@ func TestE2ERecovery(t *testing.T) {
 	for range 5 {
 		post(t, c, g.URL)
 	}
-	if tr.State(g.URL) != Open {
+	if state(tr, g.Listener.Addr().String()) != Open {
 		t.Fatal("not open")
 	}
 	g.down.Store(false) // the outage ends
 	if code := untilLetThrough(t, c, g.URL, g.hits.Load); code != 200 {
 		t.Fatalf("probe answered %d", code)
 	}
-	if got := tr.State(g.URL); got != Closed {
+	if got := state(tr, g.Listener.Addr().String()); got != Closed {
 		t.Fatalf("state %v after a successful probe", got)
 	}
 	before := g.hits.Load()

@@ -4,106 +4,62 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/verdict"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// rtFunc is an in-memory RoundTripper.
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// scripted is the base of the unit tests: it answers each request as the
-// letter in its query parameter a says, and counts what reaches it.
-//
-//	S  200              F  503 UNAVAILABLE problem   B  429 (backpressure)
-//	C  404 client error  E  500 server error          T  transport error
-//	X  canceled (the request's context is canceled)   R  refused locally
-//	D  503 RESOURCE_EXHAUSTED, broker out of disk
-//
-// A Retry-After query parameter is copied onto the response.
-type scripted struct {
-	hits atomic.Int64
-}
-
-var errReset = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+// gw is the host of most tests.
+const gw = "h:8080"
 
 // errFull stands for a refusal by a lower layer, such as a full limiter
 // queue.
 var errFull = errors.Join(errors.New("limiter: queue full"), verdict.ErrRefused)
 
-func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
-	s.hits.Add(1)
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	q := req.URL.Query()
-	a := q.Get("a")
-	var resp *http.Response
-	switch a {
-	case "", "S":
-		resp = answer(200, "", "")
-	case "F":
-		resp = answer(503, "application/problem+json", `{"title":"UNAVAILABLE","status":503}`)
-	case "D":
-		resp = answer(503, "application/problem+json",
-			`{"title":"RESOURCE_EXHAUSTED","status":503,"detail":"Broker is out of disk space"}`)
-	case "B":
-		resp = answer(429, "", "")
-	case "C":
-		resp = answer(404, "application/problem+json", `{"title":"NOT_FOUND","status":404}`)
-	case "E":
-		resp = answer(500, "", "")
-	case "T":
-		return nil, errReset
-	case "X":
-		return nil, req.Context().Err()
-	case "R":
-		return nil, errFull
-	default:
-		panic("scripted: unknown answer " + a)
-	}
-	if ra := q.Get("Retry-After"); ra != "" {
-		resp.Header.Set("Retry-After", ra)
-	}
-	resp.Request = req
-	return resp, nil
+// answers are the final answers of logical requests, by letter:
+//
+//	S  200              F  503 UNAVAILABLE problem   B  429 (backpressure)
+//	C  404 client error  E  500 server error          T  connection reset
+//	X  canceled          R  refused locally           D  503 broker out of disk
+var answers = map[string]testkit.Step{
+	"S": testkit.OK,
+	"F": testkit.Unavailable,
+	"B": testkit.TooManyRequests,
+	"C": testkit.NotFound,
+	"E": testkit.ServerError,
+	"T": testkit.Reset,
+	"X": testkit.Fail(context.Canceled),
+	"R": testkit.Fail(errFull),
+	"D": testkit.OutOfDisk,
 }
 
-func answer(code int, ctype, body string) *http.Response {
-	h := http.Header{}
-	if ctype != "" {
-		h.Set("Content-Type", ctype)
-	}
-	return &http.Response{
-		StatusCode: code,
-		Status:     http.StatusText(code),
-		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        h,
-		Body:          io.NopCloser(strings.NewReader(body)),
-		ContentLength: int64(len(body)),
-	}
+// lettered returns the base of the unit tests: a Script answering each
+// request as the letter in its query parameter a says (answers), with the
+// value of a Retry-After query parameter, if any, as a header.
+func lettered() *testkit.Script {
+	return testkit.NewScript(func(req *http.Request) (*http.Response, error) {
+		q := req.URL.Query()
+		step, ok := answers[q.Get("a")]
+		if !ok {
+			panic("lettered: unknown answer " + q.Get("a"))
+		}
+		resp, err := step(req)
+		if ra := q.Get("Retry-After"); ra != "" && resp != nil {
+			resp.Header.Set("Retry-After", ra)
+		}
+		return resp, err
+	})
 }
 
-// request builds a request to host with answer a; X requests carry a
-// canceled context.
+// request builds a request to host with answer a.
 func request(t testing.TB, host, path, a string) *http.Request {
 	t.Helper()
-	ctx := context.Background()
-	if a == "X" {
-		c, cancel := context.WithCancel(ctx)
-		cancel()
-		ctx = c
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+host+path+"?a="+a, nil)
+	req, err := http.NewRequest(http.MethodPost, "http://"+host+path+"?a="+a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +81,8 @@ func send(t testing.TB, tr http.RoundTripper, req *http.Request) error {
 	return err
 }
 
-// run sends one request per letter of answers to host h and returns the
-// errors of the refused ones.
+// run sends one activation request per letter of answers to host h and
+// returns how many were refused.
 func run(t testing.TB, tr http.RoundTripper, h, answers string) (refused int) {
 	t.Helper()
 	for _, a := range answers {
@@ -138,10 +94,16 @@ func run(t testing.TB, tr http.RoundTripper, h, answers string) (refused int) {
 	return refused
 }
 
-// closeTracker is a request body that records being closed.
-type closeTracker struct {
-	io.Reader
-	closed atomic.Int32
+// stats returns the Stats of host label, or the zero HostStats with State
+// Closed when the host has no breaker.
+func stats(tr *Transport, label string) HostStats {
+	for _, s := range tr.Stats() {
+		if s.Host == label {
+			return s
+		}
+	}
+	return HostStats{Host: label}
 }
 
-func (c *closeTracker) Close() error { c.closed.Add(1); return nil }
+// state returns the state of host label's breaker.
+func state(tr *Transport, label string) State { return stats(tr, label).State }

@@ -1,7 +1,7 @@
 package breaker
 
 import (
-	"maps"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,216 +10,279 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// entry is one host's breaker and what this package keeps beside it.
-type entry struct {
+// host is one host's breaker: gobreaker's state machine, and beside it what
+// this package keeps — the counts of the closed state, the open period, a
+// copy of the state readable without a lock, and the transitions waiting for
+// the hook.
+//
+// Every call into cb is made with mu held, so gobreaker's OnStateChange
+// (changed) runs under mu too, and whatever it records is consistent with cb
+// for whoever holds mu. Requests read state, gen and openUntil without a lock.
+type host struct {
 	t     *Transport
-	cb    *gobreaker.CircuitBreaker[struct{}]
-	label string // host:port, for hooks
-	name  string // scheme://host:port, for errors
+	cb    *gobreaker.TwoStepCircuitBreaker[struct{}]
+	label string // host:port
 
-	// state mirrors cb's state as its last transition left it, read
-	// without cb's lock. It lags only where gobreaker itself is lazy: an
-	// open breaker whose period is over reads Open until a request moves
-	// it on.
-	state atomic.Int32
-	// openUntil is the end of the open period as a duration since t.epoch,
-	// or 0 when the breaker is not open. It is written under cb's lock, on
-	// every transition.
-	openUntil atomic.Int64
-	// used is set by every request and cleared by eviction scans: a closed
-	// breaker used since the last scan gets a second chance.
-	used    atomic.Bool
-	evicted atomic.Bool
+	state     atomic.Int32  // cb's state as its last transition left it
+	gen       atomic.Uint64 // cb's transitions so far
+	openUntil atomic.Int64  // end of the open period, as a clock duration
+	probes    atomic.Int64  // probes out since the breaker turned half-open
+	used      atomic.Bool   // a request came since the last eviction scan
+	pending   atomic.Bool   // transitions wait for OnStateChange
+	w         window        // successes are counted without mu
 
-	// retryAfter is the lengthened open period the failure being counted
-	// asked for; guarded by cb's lock, which gobreaker holds from judging
-	// an outcome to the transition it causes.
-	retryAfter time.Duration
-
-	// Transitions waiting for OnStateChange. pending lets a request see
-	// that there are none without taking mu.
-	pending    atomic.Bool
 	mu         sync.Mutex
-	delivering bool     // guarded by mu
-	queue      []change // guarded by mu
-	spare      []change // guarded by mu
+	name       string        // scheme://host:port, for errors; set by the first failure
+	gone       bool          // forgotten by the table
+	openedAt   time.Duration // when the breaker last opened, as a clock duration
+	period     time.Duration // the length of the last open period
+	delivering bool          // a goroutine is calling OnStateChange
+	queue      []change      // transitions waiting for OnStateChange
 }
 
 type change struct{ from, to State }
 
-func (t *Transport) newEntry(h verdict.Host, label string) *entry {
-	e := &entry{t: t, label: label, name: h.String()}
-	e.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:          label,
-		MaxRequests:   uint32(t.s.Probes),
-		Interval:      t.s.Window,
-		BucketPeriod:  t.s.Bucket,
-		Timeout:       t.s.OpenTimeout,
-		ReadyToTrip:   t.ready,
-		OnStateChange: e.changed,
-		IsSuccessful:  e.counted,
-		IsExcluded:    isExcluded,
+func (t *Transport) newHost(label string) *host {
+	h := &host{t: t, label: label, w: newWindow(t.s.buckets())}
+	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        label,
+		MaxRequests: uint32(t.s.Probes),
+		// The open period is this package's (openUntil), because it is
+		// not fixed: a Retry-After lengthens it. cb is asked for a probe
+		// only once that period is over, so its own is made as short as
+		// gobreaker allows, and over by then.
+		Timeout: time.Nanosecond,
+		// cb is told of a failure in the closed state only when the
+		// window's counts meet a trip rule (failure): it must trip.
+		ReadyToTrip:   func(gobreaker.Counts) bool { return true },
+		OnStateChange: h.changed,
+		IsExcluded:    func(err error) bool { return err == errExcluded },
 	})
-	return e
+	return h
 }
 
-// counted is gobreaker's IsSuccessful, called under cb's lock for every
-// outcome that is not excluded. It keeps a failure's Retry-After for
-// changed, which runs next, under the same lock, if the failure trips.
-func (e *entry) counted(err error) bool {
-	if err == nil {
-		return true
+// success counts a success in bucket b of a request sent in generation
+// gen, and ends the run of failures if there is one.
+func (h *host) success(b int64, gen uint64) {
+	if h.gen.Load() != gen {
+		return // sent before a transition: gobreaker would not count it either
 	}
-	e.retryAfter = 0
-	if o, ok := err.(outcome); ok {
-		e.retryAfter = o.retryAfter
+	h.w.success(b)
+	if h.w.runOn.Load() {
+		h.mu.Lock()
+		if h.gen.Load() == gen {
+			h.w.endRun()
+		}
+		h.mu.Unlock()
 	}
-	return false
 }
 
-// changed is gobreaker's OnStateChange. It runs under cb's lock, so it must
-// not call into cb nor into user code: it records the transition and queues
-// it for the hook, which deliver calls once the lock is released.
-func (e *entry) changed(_ string, from, to gobreaker.State) {
-	t := e.t
-	if State(to) == Open {
-		d := max(t.s.OpenTimeout, e.retryAfter)
-		e.openUntil.Store(int64(time.Since(t.epoch) + d))
-	} else {
-		e.openUntil.Store(0)
+// failure counts a failure of a request sent in generation gen while the
+// breaker was closed, and trips the breaker if a rule says so.
+func (h *host) failure(req *http.Request, resp *http.Response, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.name == "" {
+		h.name = verdict.HostOf(req).String()
 	}
-	e.state.Store(int32(to))
-	if t.hooks.OnStateChange == nil || e.evicted.Load() {
+	if h.gen.Load() != gen || h.gone {
 		return
 	}
-	e.mu.Lock()
-	e.queue = append(e.queue, change{State(from), State(to)})
-	e.pending.Store(true)
-	e.mu.Unlock()
+	c := h.t.clock
+	b := c.now()
+	failures, run := h.w.failure(b)
+	if !h.trips(b, failures, run) {
+		return
+	}
+	done, err := h.cb.Allow()
+	if err != nil {
+		return // not closed after all; cannot happen with mu held
+	}
+	done(errFailed)
+	h.lengthen(h.t.retryAfter(resp))
+}
+
+// trips reports whether the counts of the window ending with bucket b meet
+// a trip rule of the settings.
+func (h *host) trips(b, failures, run int64) bool {
+	s := &h.t.s
+	if s.ConsecutiveFailures > 0 && run >= int64(s.ConsecutiveFailures) {
+		return true
+	}
+	if s.FailureRatio < 0 {
+		return false
+	}
+	// Exclusions are not counted: the ratio is over the requests that
+	// were judged.
+	n := failures + h.w.successes(b)
+	return n >= int64(s.MinRequests) && float64(failures) >= s.FailureRatio*float64(n)
+}
+
+// changed is gobreaker's OnStateChange; mu is held. It records the
+// transition for the lock-free readers, starts the open period, and queues
+// the transition for the hook, which deliver calls once mu is released.
+func (h *host) changed(_ string, from, to gobreaker.State) {
+	h.gen.Add(1)
+	h.probes.Store(0)
+	h.w.reset()
+	if State(to) == Open {
+		h.openedAt = h.t.clock.since()
+		h.period = h.t.s.OpenTimeout
+		h.openUntil.Store(int64(h.openedAt + h.period))
+	}
+	h.state.Store(int32(to))
+	if h.t.hooks.OnStateChange != nil && !h.gone {
+		h.queue = append(h.queue, change{State(from), State(to)})
+		h.pending.Store(true)
+	}
+}
+
+// lengthen holds a breaker that has just opened open for d from the
+// moment it opened, if that is longer than its period. mu is held.
+func (h *host) lengthen(d time.Duration) {
+	if d <= h.period || State(h.state.Load()) != Open {
+		return
+	}
+	h.period = d
+	h.openUntil.Store(int64(h.openedAt + d))
+}
+
+// refusal returns the error of a request refused at instant now without
+// asking gobreaker: the breaker is open, or half-open with its probes out.
+// nil means gobreaker must be asked.
+func (h *host) refusal(now time.Duration) *OpenError {
+	switch State(h.state.Load()) {
+	case Open:
+		if left := time.Duration(h.openUntil.Load()) - now; left >= 0 {
+			return &OpenError{Host: h.name, State: Open, Remaining: left}
+		}
+	case HalfOpen:
+		if h.probes.Load() >= int64(h.t.s.Probes) {
+			return &OpenError{Host: h.name, State: HalfOpen}
+		}
+	}
+	return nil
+}
+
+// probe is a probe's place in a half-open breaker.
+type probe struct {
+	h    *host
+	done func(error) // nil once settled
+	gen  uint64
+}
+
+// admit asks gobreaker for a probe's place. It returns the place, or the
+// error of a refusal, or neither when the breaker is closed again.
+func (h *host) admit() (probe, *OpenError) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.t.clock.since()
+	if State(h.state.Load()) == Closed {
+		return probe{}, nil
+	}
+	if r := h.refusal(now); r != nil {
+		return probe{}, r
+	}
+	done, err := h.cb.Allow() // an open breaker turns half-open here
+	switch err {
+	case nil:
+		h.probes.Add(1)
+		return probe{h: h, done: done, gen: h.gen.Load()}, nil
+	case gobreaker.ErrOpenState:
+		left := max(time.Duration(h.openUntil.Load())-now, 0)
+		return probe{}, &OpenError{Host: h.name, State: Open, Remaining: left}
+	}
+	return probe{}, &OpenError{Host: h.name, State: HalfOpen}
+}
+
+// settle tells gobreaker the probe's outcome and gives its place back. Only
+// the first call does anything.
+func (p *probe) settle(o outcome, resp *http.Response) {
+	if p.done == nil {
+		return
+	}
+	done := p.done
+	p.done = nil
+	var ra time.Duration
+	if o == failed {
+		ra = p.h.t.retryAfter(resp)
+	}
+	h := p.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen.Load() == p.gen {
+		h.probes.Add(-1)
+	}
+	done(o.err())
+	h.lengthen(ra)
 }
 
 // deliver calls OnStateChange for the queued transitions, outside every
 // lock. One goroutine at a time delivers for a host, and it delivers until
 // the queue is empty, so calls come in order and never overlap; a goroutine
-// that finds another delivering leaves its transitions to it. That includes
-// a hook calling State, which may queue a transition of its own.
-func (e *entry) deliver() {
-	e.mu.Lock()
-	if e.delivering {
-		e.mu.Unlock()
+// that finds another delivering leaves its transitions to it. A transition
+// is taken off the queue before its hook is called: if the hook panics, the
+// ones after it stay queued for the next goroutine that delivers.
+func (h *host) deliver() {
+	h.mu.Lock()
+	if h.delivering {
+		h.mu.Unlock()
 		return
 	}
-	e.delivering = true
+	h.delivering = true
 	defer func() {
-		// Reached with mu held, also when a hook panics: the next
-		// request can then deliver again.
-		e.delivering = false
-		e.mu.Unlock()
+		// Reached with mu held, also when a hook panics.
+		h.delivering = false
+		h.mu.Unlock()
 	}()
-	hook := e.t.hooks.OnStateChange
-	for len(e.queue) > 0 {
-		batch := e.queue
-		e.queue = e.spare[:0]
-		e.pending.Store(false)
-		e.mu.Unlock()
-		for _, c := range batch {
-			if !e.evicted.Load() {
-				e.callHook(hook, c)
-			}
-		}
-		e.mu.Lock()
-		e.spare = batch[:0]
+	for len(h.queue) > 0 {
+		c := h.queue[0]
+		h.queue = h.queue[1:]
+		h.pending.Store(len(h.queue) > 0)
+		h.call(c)
 	}
 }
 
-// callHook calls hook with mu reacquired if it panics, the state deliver's
-// deferred cleanup expects.
-func (e *entry) callHook(hook func(string, State, State), c change) {
-	ok := false
-	defer func() {
-		if !ok {
-			e.mu.Lock()
-		}
-	}()
-	hook(e.label, c.from, c.to)
-	ok = true
+// call calls the hook for c with mu released, and takes mu again however
+// the hook returns.
+func (h *host) call(c change) {
+	h.mu.Unlock()
+	defer h.mu.Lock()
+	h.t.hooks.OnStateChange(h.label, c.from, c.to)
 }
 
-// entry returns the breaker of host h, creating it on first use.
-func (t *Transport) entry(h verdict.Host) *entry {
-	if e, ok := (*t.hosts.Load())[h]; ok {
-		return e
+// retire is the table's eviction rule: a closed breaker that saw no request
+// since the last scan may go; the scan gives the others a second chance.
+// An open or half-open one stays, as forgetting it would send traffic to a
+// host known to be failing. Called with the table's lock held.
+func (h *host) retire() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if State(h.state.Load()) != Closed || h.used.Swap(false) {
+		return false
 	}
-	return t.add(h)
+	h.gone = true
+	return true
 }
 
-// add finds or creates the entry of a host not in the lookup map yet. Keys
-// are bounded as well as entries: a host spelt in more ways than the bound
-// allows still shares its breaker, it is only looked up here each time.
-func (t *Transport) add(h verdict.Host) *entry {
-	var gone *entry
-	t.mu.Lock()
-	old := *t.hosts.Load()
-	e, ok := old[h]
-	if ok {
-		t.mu.Unlock()
-		return e
+// stats reads the host's state for Stats.
+func (h *host) stats() HostStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.t.clock.since()
+	hs := HostStats{Host: h.label, State: State(h.state.Load()), OpenPeriod: h.period}
+	switch hs.State {
+	case Open:
+		if left := time.Duration(h.openUntil.Load()) - now; left >= 0 {
+			hs.OpenFor = left
+		} else {
+			hs.State = HalfOpen
+		}
+	case Closed:
+		b := h.t.clock.at(now)
+		failures, run := h.w.failures(b)
+		hs.Requests = int(failures + h.w.successes(b))
+		hs.Failures, hs.ConsecutiveFailures = int(failures), int(run)
 	}
-	label := h.Label()
-	e = t.labels[label]
-	if e == nil {
-		if len(t.labels) >= t.s.MaxHosts {
-			gone = t.victim()
-			gone.evicted.Store(true)
-			delete(t.labels, gone.label)
-		}
-		e = t.newEntry(h, label)
-		t.labels[label] = e
-	} else if len(old) >= 2*t.s.MaxHosts {
-		t.mu.Unlock()
-		return e
-	}
-	m := maps.Clone(old)
-	if gone != nil {
-		maps.DeleteFunc(m, func(_ verdict.Host, v *entry) bool { return v == gone })
-	}
-	m[h] = e
-	t.hosts.Store(&m)
-	t.mu.Unlock()
-	if gone != nil {
-		if gone.pending.Load() {
-			gone.deliver()
-		}
-		if f := t.hooks.OnEvict; f != nil {
-			f(gone.label)
-		}
-	}
-	return e
-}
-
-// victim picks the entry that gives way to a new host, by the clock
-// algorithm: the first closed breaker that saw no request since the last
-// scan (the scan clears the mark of the others), else any closed one, else
-// any one. An open breaker is kept while a closed one can go: forgetting it
-// would send traffic to a host known to be failing. Called with t.mu held.
-func (t *Transport) victim() *entry {
-	var closed, anyone *entry
-	for _, e := range t.labels {
-		if anyone == nil {
-			anyone = e
-		}
-		if State(e.state.Load()) != Closed {
-			continue
-		}
-		if !e.used.Swap(false) {
-			return e
-		}
-		if closed == nil {
-			closed = e
-		}
-	}
-	if closed != nil {
-		return closed
-	}
-	return anyone
+	return hs
 }

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 // TestConcurrent drives hundreds of goroutines through one host's breaker
@@ -27,15 +30,15 @@ func TestConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var hits atomic.Int64
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
 			hits.Add(1)
 			if el := time.Since(start); el >= down && el < up {
 				if rand.IntN(2) == 0 {
-					return nil, errReset
+					return testkit.Reset(req)
 				}
-				return answer(503, "application/problem+json", `{"title":"UNAVAILABLE","status":503}`), nil
+				return testkit.Unavailable(req)
 			}
-			return answer(200, "", ""), nil
+			return testkit.OK(req)
 		})
 
 		var (
@@ -50,13 +53,13 @@ func TestConcurrent(t *testing.T) {
 				if !delivering.CompareAndSwap(false, true) {
 					t.Error("overlapping OnStateChange calls")
 				}
-				tr.State(h) // a hook may look at the breaker
+				tr.Stats() // a hook may look at the breaker
 				mu.Lock()
 				transitions = append(transitions, change{from, to})
 				mu.Unlock()
 				delivering.Store(false)
 			},
-			OnReject: func(string) { rejects.Add(1) },
+			OnReject: func(string, *http.Request) { rejects.Add(1) },
 		}))
 
 		var (
@@ -86,7 +89,7 @@ func TestConcurrent(t *testing.T) {
 						if el := time.Since(start); el < down || el >= up+2*open {
 							lateRefuse.Add(1)
 						}
-					case !errors.Is(err, errReset):
+					case !errors.Is(err, syscall.ECONNRESET):
 						t.Errorf("unexpected error %v", err)
 					}
 					time.Sleep(time.Duration(5+rand.IntN(45)) * time.Millisecond)
@@ -101,7 +104,7 @@ func TestConcurrent(t *testing.T) {
 		if lateRefuse.Load() != 0 {
 			t.Fatalf("%d requests refused outside the outage and its last open period", lateRefuse.Load())
 		}
-		if got := tr.State("gw:8080"); got != Closed {
+		if got := state(tr, "gw:8080"); got != Closed {
 			t.Fatalf("state %v after recovery", got)
 		}
 		prev := Closed

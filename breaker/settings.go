@@ -53,16 +53,16 @@ type Settings struct {
 	Disabled bool
 }
 
-// Defaults of Settings.
+// Defaults of Settings, as its field comments give them.
 const (
-	DefaultWindow              = 10 * time.Second
-	DefaultFailureRatio        = 0.5
-	DefaultMinRequests         = 10
-	DefaultConsecutiveFailures = 5
-	DefaultOpenTimeout         = 10 * time.Second
-	DefaultMaxOpenTimeout      = 60 * time.Second
-	DefaultProbes              = 1
-	DefaultMaxHosts            = 1024
+	defaultWindow              = 10 * time.Second
+	defaultFailureRatio        = 0.5
+	defaultMinRequests         = 10
+	defaultConsecutiveFailures = 5
+	defaultOpenTimeout         = 10 * time.Second
+	defaultMaxOpenTimeout      = 60 * time.Second
+	defaultProbes              = 1
+	defaultMaxHosts            = 1024
 )
 
 // defaultBuckets is how many buckets the window rolls by when Bucket is zero:
@@ -70,13 +70,19 @@ const (
 // its span of the right moment, coarse enough that rolling costs nothing.
 const defaultBuckets = 10
 
+// maxBuckets bounds Window/Bucket: each host keeps a count per bucket and
+// per stripe (see window.go), so the bound keeps a host's state small.
+const maxBuckets = 1000
+
 // ErrInvalidSettings is matched by every error [Settings.Validate] returns.
 var ErrInvalidSettings = errors.New("breaker: invalid settings")
 
 // Validate reports the first field of s that is out of range: a negative
 // duration other than MaxOpenTimeout, a negative count other than
-// ConsecutiveFailures, a FailureRatio above 1 or not a number, a Bucket
-// longer than the Window, or both trip rules turned off.
+// ConsecutiveFailures, a FailureRatio above 1 or not a finite number, a
+// Bucket longer than the Window or shorter than a thousandth of it, or both
+// trip rules turned off. Its errors match [ErrInvalidSettings] and name the
+// field and its value.
 func (s Settings) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidSettings, field, v, why)
@@ -86,7 +92,9 @@ func (s Settings) Validate() error {
 		return bad("Window", s.Window, "must not be negative")
 	case s.Bucket < 0:
 		return bad("Bucket", s.Bucket, "must not be negative")
-	case math.IsNaN(s.FailureRatio) || s.FailureRatio > 1:
+	case math.IsNaN(s.FailureRatio) || math.IsInf(s.FailureRatio, 0):
+		return bad("FailureRatio", s.FailureRatio, "must be a finite number")
+	case s.FailureRatio > 1:
 		return bad("FailureRatio", s.FailureRatio, "must be at most 1")
 	case s.MinRequests < 0:
 		return bad("MinRequests", s.MinRequests, "must not be negative")
@@ -106,8 +114,11 @@ func (s Settings) Validate() error {
 		return bad("FailureRatio", s.FailureRatio, "and ConsecutiveFailures are both off; set Disabled instead")
 	}
 	q := s.withDefaults()
-	if q.Bucket > q.Window {
+	switch {
+	case q.Bucket > q.Window:
 		return bad("Bucket", q.Bucket, fmt.Sprintf("must not exceed Window (%v)", q.Window))
+	case q.buckets() > maxBuckets:
+		return bad("Bucket", q.Bucket, fmt.Sprintf("must be at least Window/%d (%v)", maxBuckets, q.Window/maxBuckets))
 	}
 	return nil
 }
@@ -115,33 +126,39 @@ func (s Settings) Validate() error {
 // withDefaults returns s with every zero field set to its default.
 func (s Settings) withDefaults() Settings {
 	if s.Window == 0 {
-		s.Window = DefaultWindow
+		s.Window = defaultWindow
 	}
 	if s.Bucket == 0 {
 		s.Bucket = max(s.Window/defaultBuckets, 1)
 	}
 	if s.FailureRatio == 0 {
-		s.FailureRatio = DefaultFailureRatio
+		s.FailureRatio = defaultFailureRatio
 	}
 	if s.MinRequests == 0 {
-		s.MinRequests = DefaultMinRequests
+		s.MinRequests = defaultMinRequests
 	}
 	if s.ConsecutiveFailures == 0 {
-		s.ConsecutiveFailures = DefaultConsecutiveFailures
+		s.ConsecutiveFailures = defaultConsecutiveFailures
 	}
 	if s.OpenTimeout == 0 {
-		s.OpenTimeout = DefaultOpenTimeout
+		s.OpenTimeout = defaultOpenTimeout
 	}
 	if s.MaxOpenTimeout == 0 {
-		s.MaxOpenTimeout = DefaultMaxOpenTimeout
+		s.MaxOpenTimeout = defaultMaxOpenTimeout
 	}
 	if s.Probes == 0 {
-		s.Probes = DefaultProbes
+		s.Probes = defaultProbes
 	}
 	if s.MaxHosts == 0 {
-		s.MaxHosts = DefaultMaxHosts
+		s.MaxHosts = defaultMaxHosts
 	}
 	return s
+}
+
+// buckets is the number of buckets in the window, Window rounded up to a
+// whole number of Buckets; s has its defaults.
+func (s Settings) buckets() int64 {
+	return int64((s.Window + s.Bucket - 1) / s.Bucket)
 }
 
 // State is the state of one host's breaker. Its values are those of the

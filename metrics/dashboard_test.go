@@ -140,7 +140,11 @@ func TestFamiliesMatchDesign(t *testing.T) {
 		{"ebb_limiter_wait_seconds", "histogram", "host"},
 		{"ebb_limiter_rejections_total", "counter", "host"},
 	}
-	if got := families(t, Options{}); !slices.Equal(got, want) {
+	byName := func(a, b family) int { return strings.Compare(a.name, b.name) }
+	got := families(t, Options{})
+	slices.SortFunc(got, byName)
+	slices.SortFunc(want, byName)
+	if !slices.Equal(got, want) {
 		t.Fatalf("families:\n%v\nwant\n%v", got, want)
 	}
 	for _, f := range families(t, Options{Namespace: "worker"}) {

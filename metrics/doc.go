@@ -3,40 +3,55 @@
 // becomes an incident: how often the cluster pushes back, what retrying
 // costs, whether breakers are open, where each limiter sits.
 //
-// It is fed from two layers of the chain and from the hooks of the others:
+// It has no layer of its own. It is fed by the hooks of the layers, and
+// reads the layers' state at scrape time:
 //
-//	Requests (per logical request)  ebb_requests_total, ebb_request_duration_seconds
-//	  -> breaker                    BreakerHooks: ebb_breaker_state, _transitions_total, _rejections_total
-//	    -> retry                    RetryHooks: ebb_retries_total, ebb_retry_delay_seconds,
-//	                                ebb_retry_budget_exhausted_total, ebb_attempts_per_request
-//	      -> limiter                LimiterHooks: ebb_limiter_limit, _in_flight, _waiting,
-//	                                _wait_seconds, _rejections_total
-//	        -> Attempts (per attempt) ebb_attempts_total, ebb_backpressure_total
-//	          -> base
+//	RetryHooks      every attempt, retry and logical request: ebb_requests_total,
+//	                ebb_request_duration_seconds, ebb_attempts_total,
+//	                ebb_backpressure_total, ebb_attempts_per_request,
+//	                ebb_retries_total, ebb_retry_delay_seconds,
+//	                ebb_retry_budget_exhausted_total
+//	BreakerHooks    ebb_breaker_state, ebb_breaker_transitions_total,
+//	                ebb_breaker_rejections_total, and refused requests
+//	LimiterHooks    ebb_limiter_wait_seconds, ebb_limiter_rejections_total
+//	WatchLimiter    ebb_limiter_limit, ebb_limiter_in_flight, ebb_limiter_waiting,
+//	                read from the limiter's Stats at each scrape
 //
-// Package transport wires all of it with transport.WithMetrics; the layers
-// and hooks can also be used one by one.
+// Package transport wires all of it with transport.WithMetrics. Each logical
+// request's route is worked out once, by the retry layer, and reaches the
+// hooks in their event.
 //
-// # Labels
+// # Labels and their bounds
 //
-// Labels are bounded: host (host:port, never userinfo; beyond
-// Options.MaxHosts hosts, "other"), route (a template from package verdict,
-// such as /v2/jobs/{jobKey}/completion; bounded per host), method (the
-// standard methods, else OTHER), code (the status, or "none" without a
-// response), verdict and outcome (verdict names such as backpressure),
-// reason (the verdict that called for a retry), source (backoff or
-// retry_after), from and to (breaker states). No URL, key, header or body
-// ever becomes a label.
+// Labels are bounded, so that no traffic can grow the series without limit:
+//
+//	host     host:port, folded (lower case, default port); at most MaxHosts
+//	         (256) hosts, the others read "other"
+//	route    a template such as /v2/jobs/{jobKey}/completion; at most
+//	         MaxRoutes (100) per host, Camunda's included, the others read
+//	         "other"; the hosts beyond MaxHosts share one such bound
+//	method   the 7 standard methods, else OTHER
+//	code     14 common statuses as themselves, others as their class (4xx),
+//	         "none" without a response: at most 20 values
+//	outcome, verdict, reason   the 8 verdict names
+//	source   backoff or retry_after; from, to: the 3 breaker states
+//
+// So a family labelled by host, route, method and outcome holds at most
+// 257 × 101 × 8 × 8 series, and the route-level families 257 × 101 times
+// their other labels; in practice a worker talking to one cluster has a
+// few dozen. No URL, key, header or body ever becomes a label.
 //
 // # Cost
 //
-// Series handles are cached per label combination after their first use, so
-// a request costs a few map lookups under a read lock, no label formatting
-// and no allocation once its series exist.
+// Series handles are cached per label combination after their first use,
+// in lock-free read-mostly maps whose insertions cost O(1), so an event
+// costs a few map reads, no label formatting and no allocation once its
+// series exist.
 //
 // # Registration
 //
 // [New] registers with the Registerer it is given, never with the global
 // registry unless that is what the caller passes. A second Metrics on the
-// same registry reuses the collectors already there.
+// same registry reuses the collectors already there; the gauges of a host
+// that several chains reach are summed.
 package metrics

@@ -3,6 +3,7 @@ package metrics
 import (
 	"sync"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,10 +13,11 @@ import (
 // that the hot path pushes nothing. Chains sharing a registry share it; the
 // values of a host that several chains reach are summed.
 type gauges struct {
-	limit, inFlight, waiting *prometheus.Desc
+	limit, inFlight, waiting, state *prometheus.Desc
 
 	mu       sync.Mutex
 	limiters []*limiter.Transport
+	breakers []*breaker.Transport
 }
 
 func newGauges(ns string) *gauges {
@@ -26,7 +28,16 @@ func newGauges(ns string) *gauges {
 		limit:    desc("limiter_limit", "The host's adaptive concurrency limit; 0 while the limit is out of the way."),
 		inFlight: desc("limiter_in_flight", "Attempts holding a permit of the host's limiter."),
 		waiting:  desc("limiter_waiting", "Attempts waiting for a permit of the host's limiter."),
+		state:    desc("breaker_state", "State of the host's circuit breaker: 0 closed, 1 half-open, 2 open."),
 	}
+}
+
+// WatchBreaker has the breaker's state (ebb_breaker_state) read from b at
+// every scrape: the state a request would find then.
+func (m *Metrics) WatchBreaker(b *breaker.Transport) {
+	m.gauges.mu.Lock()
+	defer m.gauges.mu.Unlock()
+	m.gauges.breakers = append(m.gauges.breakers, b)
 }
 
 // WatchLimiter has the limiter's gauges (ebb_limiter_limit,
@@ -41,12 +52,15 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.limit
 	ch <- g.inFlight
 	ch <- g.waiting
+	ch <- g.state
 }
 
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	g.mu.Lock()
 	ls := append([]*limiter.Transport(nil), g.limiters...)
+	bs := append([]*breaker.Transport(nil), g.breakers...)
 	g.mu.Unlock()
+	g.collectBreakers(ch, bs)
 	type sums struct{ limit, inFlight, waiting float64 }
 	byHost := map[string]*sums{}
 	var order []string
@@ -68,5 +82,24 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(g.limit, prometheus.GaugeValue, s.limit, h)
 		ch <- prometheus.MustNewConstMetric(g.inFlight, prometheus.GaugeValue, s.inFlight, h)
 		ch <- prometheus.MustNewConstMetric(g.waiting, prometheus.GaugeValue, s.waiting, h)
+	}
+}
+
+// collectBreakers reports each host's breaker state; a host that several
+// chains reach reads the worst of their states.
+func (g *gauges) collectBreakers(ch chan<- prometheus.Metric, bs []*breaker.Transport) {
+	states := map[string]breaker.State{}
+	var order []string
+	for _, b := range bs {
+		for _, st := range b.Stats() {
+			old, seen := states[st.Host]
+			if !seen {
+				order = append(order, st.Host)
+			}
+			states[st.Host] = max(old, st.State)
+		}
+	}
+	for _, h := range order {
+		ch <- prometheus.MustNewConstMetric(g.state, prometheus.GaugeValue, float64(states[h]), h)
 	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
@@ -42,17 +43,28 @@ func (m *Metrics) RetryHooks() retry.Hooks {
 }
 
 // BreakerHooks returns the hooks through which the breaker layer reports its
-// state changes and refusals.
+// state changes (ebb_breaker_transitions_total) and refusals
+// (ebb_breaker_rejections_total, and ebb_requests_total with the outcome
+// "refused"); its state is read at scrape time ([Metrics.WatchBreaker]).
 func (m *Metrics) BreakerHooks() breaker.Hooks {
 	return breaker.Hooks{
 		OnStateChange: func(host string, from, to breaker.State) {
-			h := m.host(host)
-			h.breakerState.Set(float64(to))
-			m.breakerTransitions.WithLabelValues(h.label, from.String(), to.String()).Inc()
+			m.breakerTransitions.WithLabelValues(m.host(host).label, from.String(), to.String()).Inc()
 		},
-		OnReject: func(host string) { m.host(host).breakerRejections.Inc() },
-		// A host's breaker dropped to make room starts again closed.
-		OnEvict: func(host string) { m.host(host).breakerState.Set(float64(breaker.Closed)) },
+		OnReject: func(host string, req *http.Request) {
+			h := m.host(host)
+			h.breakerRejections.Inc()
+			if req.URL == nil {
+				return
+			}
+			route := verdict.RouteOf(req.URL.Path).Template
+			if route == "" {
+				route = h.routes.Of(req.URL.Path).Template
+			}
+			s := h.seriesOf(route, method(req.Method))
+			s.requestCounter(verdict.Refused).Inc()
+			s.durationObserver(verdict.Refused).Observe(0)
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,7 +26,16 @@ func TestBreakerTrip(t *testing.T) {
 		}
 		base := &scripted{codes: []int{502}}
 		once := retry.New(base, retry.Policy{MaxAttempts: 1}, retry.WithHooks(m.RetryHooks()))
-		rt := breaker.New(once, breaker.Settings{OpenTimeout: time.Second}, breaker.WithHooks(m.BreakerHooks()))
+		br := breaker.New(once, breaker.Settings{OpenTimeout: time.Second}, breaker.WithHooks(m.BreakerHooks()))
+		m.WatchBreaker(br)
+		rt := br
+		state := func() string {
+			return fmt.Sprintf(`
+# HELP ebb_breaker_state State of the host's circuit breaker: 0 closed, 1 half-open, 2 open.
+# TYPE ebb_breaker_state gauge
+ebb_breaker_state{host="gw.test:8080"} %d
+`, br.Stats()[0].State)
+		}
 		send := func() error {
 			req, _ := http.NewRequest("GET", "http://gw.test:8080/v2/topology", nil)
 			resp, err := rt.RoundTrip(req)
@@ -44,8 +54,11 @@ func TestBreakerTrip(t *testing.T) {
 			t.Fatalf("sixth request: %v, want ErrOpen", err)
 		}
 		const host = "gw.test:8080"
-		if v := testutil.ToFloat64(m.breakerState.WithLabelValues(host)); v != 2 {
-			t.Errorf("state = %v, want 2 (open)", v)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(state()), "ebb_breaker_state"); err != nil || br.Stats()[0].State != breaker.Open {
+			t.Errorf("state gauge: %v, breaker %v", err, br.Stats()[0].State)
+		}
+		if v := testutil.ToFloat64(m.requests.WithLabelValues(host, "/v2/topology", "GET", "refused")); v != 1 {
+			t.Errorf("refused requests = %v, want 1", v)
 		}
 		if v := testutil.ToFloat64(m.breakerTransitions.WithLabelValues(host, "closed", "open")); v != 1 {
 			t.Errorf("closed->open = %v, want 1", v)
@@ -66,8 +79,8 @@ func TestBreakerTrip(t *testing.T) {
 		if err := send(); err != nil {
 			t.Fatal(err)
 		}
-		if v := testutil.ToFloat64(m.breakerState.WithLabelValues(host)); v != 0 {
-			t.Errorf("state after the probe = %v, want 0", v)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(state()), "ebb_breaker_state"); err != nil || br.Stats()[0].State != breaker.Closed {
+			t.Errorf("state after the probe: %v, breaker %v", err, br.Stats()[0].State)
 		}
 		want := `
 # HELP ebb_breaker_transitions_total State changes of the host's circuit breaker.

@@ -45,12 +45,11 @@ type Metrics struct {
 	retryDelay         *prometheus.HistogramVec
 	budgetExhausted    *prometheus.CounterVec
 	backpressure       *prometheus.CounterVec
-	breakerState       *prometheus.GaugeVec
 	breakerTransitions *prometheus.CounterVec
 	breakerRejections  *prometheus.CounterVec
 	limiterWait        *prometheus.HistogramVec
 	limiterRejections  *prometheus.CounterVec
-	gauges             *gauges // ebb_limiter_limit, _in_flight, _waiting, read at scrape time
+	gauges             *gauges // ebb_breaker_state, ebb_limiter_limit, _in_flight, _waiting, read at scrape time
 
 	maxRoutes int
 	hosts     hosts.Table[hostSeries]
@@ -97,10 +96,6 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, labels)
 		return r.register(c).(*prometheus.CounterVec)
 	}
-	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help}, labels)
-		return r.register(g).(*prometheus.GaugeVec)
-	}
 	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		opts := prometheus.HistogramOpts{Namespace: ns, Name: name, Help: help, Buckets: buckets}
 		if o.NativeHistograms {
@@ -119,7 +114,6 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	m.retryDelay = histogram("retry_delay_seconds", "Delays waited before retries, by where the delay came from (backoff or retry_after).", delayBuckets, "host", "source")
 	m.budgetExhausted = counter("retry_budget_exhausted_total", "Retries refused because the host's retry budget was spent.", "host")
 	m.backpressure = counter("backpressure_total", "Attempts the server refused with backpressure (429, RESOURCE_EXHAUSTED).", "host", "route")
-	m.breakerState = gauge("breaker_state", "State of the host's circuit breaker: 0 closed, 1 half-open, 2 open.", "host")
 	m.breakerTransitions = counter("breaker_transitions_total", "State changes of the host's circuit breaker.", "host", "from", "to")
 	m.breakerRejections = counter("breaker_rejections_total", "Requests failed at once by an open or half-open breaker.", "host")
 	m.gauges = r.register(newGauges(ns)).(*gauges)
@@ -180,9 +174,6 @@ func sameKind(c, existing prometheus.Collector) bool {
 	case *prometheus.CounterVec:
 		_, ok := existing.(*prometheus.CounterVec)
 		return ok
-	case *prometheus.GaugeVec:
-		_, ok := existing.(*prometheus.GaugeVec)
-		return ok
 	case *prometheus.HistogramVec:
 		_, ok := existing.(*prometheus.HistogramVec)
 		return ok
@@ -208,7 +199,7 @@ func validName(s string) bool {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.requests, m.requestDuration, m.attempts, m.attemptsPerRequest, m.retries, m.retryDelay,
-		m.budgetExhausted, m.backpressure, m.breakerState, m.breakerTransitions, m.breakerRejections,
+		m.budgetExhausted, m.backpressure, m.breakerTransitions, m.breakerRejections,
 		m.gauges, m.limiterWait, m.limiterRejections,
 	}
 }

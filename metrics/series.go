@@ -19,7 +19,6 @@ type hostSeries struct {
 
 	budgetExhausted   prometheus.Counter
 	retryDelay        [2]prometheus.Observer // by retry.Source
-	breakerState      prometheus.Gauge
 	breakerRejections prometheus.Counter
 	limiterWait       prometheus.Observer
 	limiterRejections prometheus.Counter
@@ -34,7 +33,6 @@ func (m *Metrics) newHost(label string) *hostSeries {
 		label:             label,
 		budgetExhausted:   m.budgetExhausted.WithLabelValues(label),
 		retryDelay:        [2]prometheus.Observer{m.retryDelay.WithLabelValues(label, "backoff"), m.retryDelay.WithLabelValues(label, "retry_after")},
-		breakerState:      m.breakerState.WithLabelValues(label),
 		breakerRejections: m.breakerRejections.WithLabelValues(label),
 		limiterWait:       m.limiterWait.WithLabelValues(label),
 		limiterRejections: m.limiterRejections.WithLabelValues(label),

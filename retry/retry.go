@@ -179,7 +179,7 @@ func (c *call) send(req *http.Request) (*http.Response, error) {
 	if d <= 0 {
 		return c.t.next.RoundTrip(req)
 	}
-	if lp := longPoll(req, c.route()); lp > 0 {
+	if lp := verdict.LongPoll(req, c.route()); lp > 0 {
 		d += lp
 	}
 	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) <= d {

@@ -732,32 +732,6 @@ func TestAttemptTimeout(t *testing.T) {
 	})
 }
 
-func TestLongPoll(t *testing.T) {
-	route := verdict.RouteOf("/v2/jobs/activation")
-	tests := []struct {
-		give string
-		want time.Duration
-	}{
-		{`{"requestTimeout":20000}`, 20 * time.Second},
-		{`{"requestTimeout":"5000"}`, 5 * time.Second},
-		{`{"requestTimeout":0}`, defaultLongPoll},
-		{`{"type":"t"}`, defaultLongPoll},
-		{`{"requestTimeout":-1}`, 0},
-		{`not json`, defaultLongPoll},
-		{`{"requestTimeout":99999999999999}`, time.Hour},
-	}
-	for _, tt := range tests {
-		req, _ := http.NewRequest("POST", "http://gw/v2/jobs/activation", strings.NewReader(tt.give))
-		if got := longPoll(req, route); got != tt.want {
-			t.Errorf("longPoll(%s) = %v, want %v", tt.give, got, tt.want)
-		}
-	}
-	req, _ := http.NewRequest("POST", "http://gw/v2/process-instances", strings.NewReader(`{"requestTimeout":20000}`))
-	if got := longPoll(req, verdict.RouteOf(req.URL.Path)); got != 0 {
-		t.Errorf("a create is a long poll of %v", got)
-	}
-}
-
 func TestPolicyRejectsNonFinite(t *testing.T) {
 	nan, inf := math.NaN(), math.Inf(1)
 	for _, p := range []Policy{
@@ -785,4 +759,45 @@ func stats(t *testing.T) {
 	if len(st) != 1 || st[0].Host != "gateway.test:80" || st[0].Budget != 9 {
 		t.Fatalf("Stats = %+v, want gateway.test:80 with a full budget of 10 less the retry", st)
 	}
+}
+
+// stallingBody yields nothing until it is closed, as the body of a server
+// that sent its headers and stalled.
+type stallingBody struct{ closed chan struct{} }
+
+func (b *stallingBody) Read([]byte) (int, error) {
+	<-b.closed
+	return 0, errors.New("read on closed body")
+}
+
+func (b *stallingBody) Close() error {
+	select {
+	case <-b.closed:
+	default:
+		close(b.closed)
+	}
+	return nil
+}
+
+// TestDrainBoundedInTime: a discarded answer whose body stalls does not hold
+// the retry; it is cut off after the drain's time bound (issue 9, defect 3).
+func TestDrainBoundedInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stalled := func(req *http.Request) (*http.Response, error) {
+			resp := testkit.Response(req, 429, "text/html", "")
+			resp.Body = &stallingBody{closed: make(chan struct{})}
+			return resp, nil
+		}
+		s := testkit.NewScript(stalled, ok200)
+		rt := New(s, Policy{RandomizationFactor: -1})
+		start := time.Now()
+		resp, err := rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("got %v, %v", resp, err)
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d != drainTimeout+100*time.Millisecond {
+			t.Fatalf("took %v, want the drain bound %v and the first delay", d, drainTimeout)
+		}
+	})
 }

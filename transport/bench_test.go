@@ -67,3 +67,27 @@ func BenchmarkHappyPathParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHappyPathClient is BenchmarkHappyPath through http.Client, the
+// way a program uses the chain: the difference to "base" is what the chain
+// adds to a request that succeeds at once.
+func BenchmarkHappyPathClient(b *testing.B) {
+	const path = "/v2/jobs/2251799813685249/completion"
+	run := func(b *testing.B, rt http.RoundTripper) {
+		c := &http.Client{Transport: rt}
+		req, err := http.NewRequest("POST", "http://gateway.test:8080"+path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := c.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatal(resp, err)
+			}
+		}
+	}
+	b.Run("base", func(b *testing.B) { run(b, newOKBase()) })
+	b.Run("chain", func(b *testing.B) { run(b, New(newOKBase())) })
+	b.Run("chain+metrics", func(b *testing.B) { run(b, New(newOKBase(), WithMetrics(prometheus.NewRegistry()))) })
+}

@@ -275,6 +275,21 @@ func (e *env) duration(field string, allowOff bool, set func(c *config, d time.D
 	e.apply(name, v, field, func(c *config) { set(c, d, false) })
 }
 
+// ratio reads a number above 0, or off, which the settings spell -1. A zero
+// would read as "the default" in Go, so it is refused rather than guessed.
+func (e *env) ratio(field string, dst func(*config) *float64, name string) {
+	if _, v, ok := e.get(name); ok && v == "0" {
+		e.fail(name, v, `must be above 0 (or "off")`)
+		return
+	}
+	e.number(field, true, func(c *config, f float64, off bool) {
+		if off {
+			f = -1
+		}
+		*dst(c) = f
+	}, name)
+}
+
 func (e *env) retry() {
 	e.whole("MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
 		"EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
@@ -290,16 +305,7 @@ func (e *env) retry() {
 		}
 	}, "EBB_RETRY_RANDOMIZATION")
 	e.duration("MaxRetryAfter", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
-	if name, v, ok := e.get("EBB_RETRY_BUDGET_RATIO"); ok && v == "0" {
-		e.fail(name, v, `must be above 0 (or "off")`)
-	} else {
-		e.number("BudgetRatio", true, func(c *config, f float64, off bool) {
-			c.retry.BudgetRatio = f
-			if off {
-				c.retry.BudgetRatio = -1
-			}
-		}, "EBB_RETRY_BUDGET_RATIO")
-	}
+	e.ratio("BudgetRatio", func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
 	e.duration("AttemptTimeout", true, func(c *config, d time.Duration, _ bool) {
 		c.attemptTimeout, c.attemptTimeoutSet = d, true
 	}, "EBB_ATTEMPT_TIMEOUT")
@@ -315,16 +321,7 @@ func (e *env) breaker() {
 		}
 	}
 	e.duration("Window", false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
-	if name, v, ok := e.get("EBB_BREAKER_FAILURE_RATIO"); ok && v == "0" {
-		e.fail(name, v, `must be above 0 (or "off")`)
-	} else {
-		e.number("FailureRatio", true, func(c *config, f float64, off bool) {
-			c.breaker.FailureRatio = f
-			if off {
-				c.breaker.FailureRatio = -1
-			}
-		}, "EBB_BREAKER_FAILURE_RATIO")
-	}
+	e.ratio("FailureRatio", func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
 	e.whole("MinRequests", func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
 	if name, v, ok := e.get("EBB_BREAKER_CONSECUTIVE_FAILURES"); ok && strings.EqualFold(v, "off") {
 		e.apply(name, v, "ConsecutiveFailures", func(c *config) { c.breaker.ConsecutiveFailures = -1 })

@@ -18,8 +18,7 @@ func joinRetryHooks(a, b retry.Hooks) retry.Hooks {
 func joinBreakerHooks(a, b breaker.Hooks) breaker.Hooks {
 	return breaker.Hooks{
 		OnStateChange: join3(a.OnStateChange, b.OnStateChange),
-		OnReject:      join(a.OnReject, b.OnReject),
-		OnEvict:       join(a.OnEvict, b.OnEvict),
+		OnReject:      join2(a.OnReject, b.OnReject),
 	}
 }
 
@@ -43,4 +42,15 @@ func join[T any](f, g func(T)) func(T) {
 		return f
 	}
 	return func(v T) { f(v); g(v) }
+}
+
+// join2 is join for functions of two arguments.
+func join2[A, B any](f, g func(A, B)) func(A, B) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(a A, b B) { f(a, b); g(a, b) }
 }

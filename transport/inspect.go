@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 )
 
 // Snapshot is the state of a chain at one moment: the settings in force and
@@ -22,15 +23,14 @@ type Snapshot struct {
 type HostSnapshot struct {
 	// Host is the host as host:port, as in the metrics.
 	Host string
-	// Breaker is the state of the host's circuit breaker; Closed when the
-	// chain has none.
-	Breaker breaker.State
-	// Limit is the limiter's limit for the host, in attempts in flight;
-	// 0 while the limit is out of the way or the chain has no limiter.
-	Limit int
-	// InFlight and Waiting count the host's attempts holding a permit of
-	// the limiter and waiting for one.
-	InFlight, Waiting int
+	// Breaker is the state of the host's circuit breaker: its State, the
+	// time left open, the outcomes in its window. Its zero value (Closed)
+	// when the chain has no breaker or the breaker has not seen the host.
+	Breaker breaker.HostStats
+	// Limiter is the limiter's state for the host: its Limit (0, Unlimited,
+	// while out of the way), the attempts InFlight and Waiting. Its zero
+	// value when the chain has no limiter.
+	Limiter limiter.HostStats
 	// RetryBudget is the number of retries of failures the host's retry
 	// budget holds.
 	RetryBudget float64
@@ -55,14 +55,15 @@ func (t *Transport) Snapshot() Snapshot {
 	}
 	if t.limiter != nil {
 		for _, st := range t.limiter.Stats() {
-			h := get(st.Host)
-			h.Limit, h.InFlight, h.Waiting = st.Limit, st.InFlight, st.Waiting
+			get(st.Host).Limiter = st
 		}
 	}
-	for host, h := range byHost {
-		if t.breaker != nil {
-			h.Breaker = t.breaker.State(host)
+	if t.breaker != nil {
+		for _, st := range t.breaker.Stats() {
+			get(st.Host).Breaker = st
 		}
+	}
+	for _, h := range byHost {
 		s.Hosts = append(s.Hosts, *h)
 	}
 	slices.SortFunc(s.Hosts, func(a, b HostSnapshot) int { return cmp.Compare(a.Host, b.Host) })

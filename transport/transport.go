@@ -51,6 +51,9 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 		}
 		layers = append(layers, func(next http.RoundTripper) http.RoundTripper {
 			t.breaker = breaker.New(next, c.breaker, breaker.WithHooks(hooks))
+			if m != nil {
+				m.WatchBreaker(t.breaker)
+			}
 			return t.breaker
 		})
 	}

@@ -28,9 +28,12 @@
 //
 // [Of] looks at a body only for 429, 500 and 503 answers whose Content-Type
 // is application/problem+json or another JSON type, and then at most
-// [MaxPeek] bytes of it. Those are the statuses whose verdict the body can
-// change; DESIGN.md allows a look at 502 and 504 too, but their verdict is
-// Unavailable whatever they say, so their bodies are left unread. The response's Body is replaced by a reader that
+// [MaxPeek] bytes of it, for at most [PeekTimeout]: a body that does not
+// arrive in time is classified from what did, and its connection closed. A
+// gzip body the caller asked for itself is read through a bounded
+// decompression. Those are the statuses whose verdict the body can
+// change; a 502 or 504 is Unavailable whatever it says, so its body is left
+// unread. The response's Body is replaced by a reader that
 // yields the peeked bytes and then the rest of the original body, so the caller
 // reads exactly the bytes the server sent, however long. The replacement also
 // carries the verdict: a second call to Of for the same response reads nothing
@@ -44,8 +47,9 @@
 // /v2/jobs/{jobKey}/completion, whatever context path stands before /v2/, for
 // metric labels and decisions: numeric keys and other ID-like segments
 // collapse, Camunda's routes come from a fixed table without allocating, and
-// the templates of other APIs are interned in a bounded table beyond which
-// they read "other". A [Route] knows whether its operation is safe to repeat
+// the templates of other APIs are interned in a bounded table per host
+// ([Routes]) beyond which they read "other". [Drains] is the one place that
+// decides whether a request drains work from the cluster. A [Route] knows whether its operation is safe to repeat
 // (Camunda's safe list) and whether it drains work from the cluster (job
 // completion, failure and error; user-task completion).
 //

@@ -25,7 +25,7 @@ const (
 	Canceled
 	// Refused means a layer of ebb turned the request down locally (an open
 	// breaker, a full limiter queue): nothing was sent. It is not in
-	// DESIGN.md's table because it says nothing about the server: it is
+	// the design's table of verdicts because it says nothing about the server: it is
 	// never retried and never counted for or against a host's health.
 	Refused
 )

@@ -140,27 +140,76 @@ var camundaRoutes = []struct {
 	{"/v2/user-tasks/{userTaskKey}/audit-logs/search", flagSafe},
 }
 
-// camunda maps a normalised path (keys as "{}") to its route.
-var camunda = func() map[string]*Route {
-	m := make(map[string]*Route, len(camundaRoutes))
+// node is one segment of Camunda's route tree: literal children by their
+// segment, a child standing for a key ({jobKey}, {username}...), and the
+// route that ends here.
+type node struct {
+	lit   []edge
+	param *node
+	route *Route
+}
+
+type edge struct {
+	seg  string
+	next *node
+}
+
+// camunda is the tree of the templates below /v2.
+var camunda = func() *node {
+	root := &node{}
 	for _, r := range camundaRoutes {
-		m[normalKey(r.template)] = &Route{Template: r.template, flags: r.flags}
+		n := root
+		for seg := range strings.SplitSeq(strings.TrimPrefix(r.template, "/v2/"), "/") {
+			n = n.child(seg)
+		}
+		n.route = &Route{Template: r.template, flags: r.flags}
 	}
-	return m
+	return root
 }()
 
-// normalKey turns a template into its lookup key: every {name} becomes {}.
-func normalKey(template string) string {
-	var b strings.Builder
-	for seg := range strings.SplitSeq(strings.TrimPrefix(template, "/"), "/") {
-		b.WriteByte('/')
-		if strings.HasPrefix(seg, "{") {
-			b.WriteString("{}")
-		} else {
-			b.WriteString(seg)
+func (n *node) child(seg string) *node {
+	if strings.HasPrefix(seg, "{") {
+		if n.param == nil {
+			n.param = &node{}
+		}
+		return n.param
+	}
+	for _, e := range n.lit {
+		if e.seg == seg {
+			return e.next
 		}
 	}
-	return b.String()
+	c := &node{}
+	n.lit = append(n.lit, edge{seg, c})
+	return c
+}
+
+// match walks path (segments separated by slashes, empty ones skipped) from
+// n, literal segments first, then a key, and returns the route it ends on.
+func (n *node) match(path string) *Route {
+	for len(path) > 0 && path[0] == '/' {
+		path = path[1:]
+	}
+	if path == "" {
+		return n.route
+	}
+	end := strings.IndexByte(path, '/')
+	if end < 0 {
+		end = len(path)
+	}
+	seg, rest := path[:end], path[end:]
+	for _, e := range n.lit {
+		if e.seg == seg {
+			if r := e.next.match(rest); r != nil {
+				return r
+			}
+			break
+		}
+	}
+	if n.param != nil {
+		return n.param.match(rest)
+	}
+	return nil
 }
 
 // maxPath bounds the normalised path held on the stack; longer paths are
@@ -169,9 +218,9 @@ const maxPath = 256
 
 // RouteOf returns the route of a request path. Camunda 8 REST API routes are
 // recognised behind any context path (/zeebe/v2/jobs/activation is
-// /v2/jobs/activation) and come from a fixed table, without allocating. For
-// any other path RouteOf returns a Route with an empty Template; use a
-// [Routes] table to template those.
+// /v2/jobs/activation) and come from a fixed tree, walked segment by segment
+// without allocating. For any other path RouteOf returns a Route with an
+// empty Template; use a [Routes] table to template those.
 func RouteOf(path string) Route {
 	r, _ := lookup(path, nil)
 	return r
@@ -189,37 +238,26 @@ func lookup(path string, buf *[maxPath]byte) (Route, int) {
 }
 
 func camundaRoute(path string) Route {
-	if i := strings.Index(path, "/v2/"); i >= 0 || strings.HasSuffix(path, "/v2") {
-		rest := "/"
-		if i >= 0 {
-			rest = path[i+3:]
-		}
-		var key [maxPath]byte
-		// First with IDs recognised by their shape, then with the segments
-		// that stand where keys do in this API (/collection/{key}/...)
-		// taken as keys whatever they look like, for string IDs such as user
-		// names.
-		for _, force := range [2]bool{false, true} {
-			n := normalize(key[:], "/v2", rest, "{}", force)
-			if n < 0 {
-				break
-			}
-			if r := camunda[string(key[:n])]; r != nil {
-				return *r
-			}
-			if !force && isSearch(key[:n]) {
-				// A search newer than the table: it only reads, so it is
-				// safe; its template is generic.
-				return Route{flags: flagSafe}
-			}
-		}
+	i := strings.Index(path, "/v2/")
+	if i < 0 {
+		return Route{}
+	}
+	rest := path[i+4:]
+	if r := camunda.match(rest); r != nil {
+		return *r
+	}
+	if lastSegment(rest) == "search" {
+		// A search newer than the table: it only reads, so it is safe;
+		// its template is generic.
+		return Route{flags: flagSafe}
 	}
 	return Route{}
 }
 
-func isSearch(key []byte) bool {
-	const suffix = "/search"
-	return len(key) >= len(suffix) && string(key[len(key)-len(suffix):]) == suffix
+// lastSegment returns the last non-empty segment of a path.
+func lastSegment(p string) string {
+	p = strings.TrimRight(p, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // normalize writes prefix then path into dst, one "/segment" at a time, with

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 const (
@@ -320,27 +322,10 @@ func TestNotSentCancellation(t *testing.T) {
 // the body open must not hold the caller: the verdict comes from what
 // arrived within PeekTimeout (issue 9, defect 3).
 func TestStalledProblemBody(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	release := make(chan struct{})
-	defer close(release)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 4096)
-		c.Read(buf)
-		fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s", len(body883)+100, body883)
-		<-release
-	}()
+	url := testkit.StalledServer(t, body883)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Post("http://"+ln.Addr().String()+"/v2/process-instances", "application/json", strings.NewReader("{}"))
+	resp, err := (&http.Client{Transport: tr}).Post(url+"/v2/process-instances", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}

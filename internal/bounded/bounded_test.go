@@ -3,12 +3,13 @@ package bounded
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 type readCloser struct {
@@ -98,27 +99,10 @@ func TestReadStalled(t *testing.T) {
 // response body of net/http's Transport whose server stalls is released by
 // the time bound.
 func TestStalledHTTPBody(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	release := make(chan struct{})
-	defer close(release)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 4096)
-		c.Read(buf)
-		io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nContent-Length: 1000\r\n\r\n{\"title\":\"RESOURCE_EXHAUSTED\"}")
-		<-release
-	}()
+	url := testkit.StalledServer(t, `{"title":"RESOURCE_EXHAUSTED"}`)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String())
+	resp, err := (&http.Client{Transport: tr}).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

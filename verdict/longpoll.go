@@ -1,4 +1,4 @@
-package retry
+package verdict
 
 import (
 	"encoding/json"
@@ -6,24 +6,25 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/ebb-go/ebb/verdict"
 )
 
-// defaultLongPoll is how long Camunda's gateway parks a job activation that
+// DefaultLongPoll is how long Camunda's gateway parks a job activation that
 // names no requestTimeout (its longPolling timeout, 10s by default).
-const defaultLongPoll = 10 * time.Second
+const DefaultLongPoll = 10 * time.Second
 
-// longPoll returns how long the server may hold req before it answers by
-// design: the requestTimeout of a job activation, read from the body through
-// GetBody; 0 for any other request.
-func longPoll(req *http.Request, r verdict.Route) time.Duration {
+// LongPoll returns how long the server may hold req before it answers by
+// design: the requestTimeout of a job activation (r is req's route), read
+// from the body through GetBody; DefaultLongPoll when it names none, 0 when
+// it asks for an answer at once, and 0 for any other request or a body that
+// cannot be read again. Layers that bound an attempt add it to their bound,
+// so that they never cut a long poll short.
+func LongPoll(req *http.Request, r Route) time.Duration {
 	if r.Template != "/v2/jobs/activation" || req.GetBody == nil {
 		return 0
 	}
 	body, err := req.GetBody()
 	if err != nil {
-		return defaultLongPoll
+		return DefaultLongPoll
 	}
 	data, _ := io.ReadAll(io.LimitReader(body, 64<<10))
 	body.Close()
@@ -31,7 +32,7 @@ func longPoll(req *http.Request, r verdict.Route) time.Duration {
 		RequestTimeout json.RawMessage `json:"requestTimeout"`
 	}
 	if json.Unmarshal(data, &v) != nil || len(v.RequestTimeout) == 0 {
-		return defaultLongPoll
+		return DefaultLongPoll
 	}
 	// A number, or a string holding one, as clients that write 64-bit
 	// integers as strings send it.
@@ -42,7 +43,7 @@ func longPoll(req *http.Request, r verdict.Route) time.Duration {
 	ms, err := strconv.ParseInt(raw, 10, 64)
 	switch {
 	case err != nil, ms == 0:
-		return defaultLongPoll
+		return DefaultLongPoll
 	case ms < 0:
 		return 0
 	}
