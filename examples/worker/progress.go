@@ -115,7 +115,7 @@ func (p *progress) tick(now time.Time) {
 	p.mu.Lock()
 	prev := p.prev
 	p.prev = s
-	if l := s.host.Limit; l > 0 && !s.limiterOff {
+	if l := s.host.Limiter.Limit; l > 0 && !s.limiterOff {
 		if p.minLimit == 0 || l < p.minLimit {
 			p.minLimit = l
 		}
@@ -150,17 +150,17 @@ func progressLine(prev, cur sample, started time.Time, creating bool) string {
 		line += fmt.Sprintf("  creations %4.0f/s", rate(float64(prev.creations), float64(cur.creations)))
 	}
 	line += fmt.Sprintf("  backpressure %3.0f/s", rate(prev.backpressure, cur.backpressure))
-	h := cur.host
+	l := cur.host.Limiter
 	switch {
 	case cur.limiterOff:
 		line += "  limiter off"
-	case h.Limit == 0:
-		line += fmt.Sprintf("  limit none (in flight %d)", h.InFlight)
+	case l.Limit == limiter.Unlimited:
+		line += fmt.Sprintf("  limit none (in flight %d)", l.InFlight)
 	default:
-		line += fmt.Sprintf("  limit %d (in flight %d, waiting %d)", h.Limit, h.InFlight, h.Waiting)
+		line += fmt.Sprintf("  limit %d (in flight %d, waiting %d)", l.Limit, l.InFlight, l.Waiting)
 	}
 	if cur.breakerOff {
 		return line + "  breaker off"
 	}
-	return line + "  breaker " + h.Breaker.String()
+	return line + "  breaker " + cur.host.Breaker.State.String()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/transport"
 )
 
@@ -16,7 +17,11 @@ func TestProgressLine(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	host := func(limit, inFlight, waiting int, b breaker.State) transport.HostSnapshot {
-		return transport.HostSnapshot{Host: "127.0.0.1:8080", Limit: limit, InFlight: inFlight, Waiting: waiting, Breaker: b}
+		return transport.HostSnapshot{
+			Host:    "127.0.0.1:8080",
+			Limiter: limiter.HostStats{Limit: limit, InFlight: inFlight, Waiting: waiting},
+			Breaker: breaker.HostStats{State: b},
+		}
 	}
 	for _, tt := range []struct {
 		name      string
@@ -106,7 +111,7 @@ func TestProgressTicks(t *testing.T) {
 func limit(s *summary) int {
 	for _, h := range s.chain.Snapshot().Hosts {
 		if h.Host == hostOf(s.address) {
-			return h.Limit
+			return h.Limiter.Limit
 		}
 	}
 	return 0

@@ -188,8 +188,8 @@ func (s *summary) printTransport(p func(string, ...any)) error {
 		p("  limiter       off")
 	default:
 		limit := "no limit set (it stays out of the way until the first backpressure)"
-		if host.Limit > 0 {
-			limit = fmt.Sprintf("limit %d at the end", host.Limit)
+		if host.Limiter.Limit != limiter.Unlimited {
+			limit = fmt.Sprintf("limit %d at the end", host.Limiter.Limit)
 			if lo, hi := s.progress.limitRange(); lo > 0 && lo != hi {
 				limit += fmt.Sprintf(", %d to %d over the run", lo, hi)
 			}
@@ -221,7 +221,7 @@ func (s *summary) printTransport(p func(string, ...any)) error {
 		parts = append(parts, fmt.Sprintf("%s → %s %.0f", t.labels["from"], t.labels["to"], t.value))
 	}
 	slices.Sort(parts)
-	p("  breaker       %s at the end; transitions: %s", host.Breaker, strings.Join(parts, ", "))
+	p("  breaker       %s at the end; transitions: %s", host.Breaker.State, strings.Join(parts, ", "))
 	p("                %.0f requests refused by the open breaker (nothing sent; ebb counts them as \"refused\")", refused)
 	return nil
 }

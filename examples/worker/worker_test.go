@@ -108,7 +108,7 @@ func TestDemoSummaryAddsUp(t *testing.T) {
 		t.Error("the emulated gateway never pushed back: the demo shows nothing")
 	}
 	waits, _ := m.histogram("limiter_wait_seconds")
-	if waits == 0 || sum.final.Hosts[0].Limit == 0 {
+	if waits == 0 || sum.final.Hosts[0].Limiter.Limit == 0 {
 		t.Errorf("the limiter never engaged: %d waits, snapshot %+v", waits, sum.final.Hosts)
 	}
 	if bad, why := sum.failed(); bad {
