@@ -11,7 +11,10 @@
 // /v2, as some of Camunda's SDKs write it, is dropped; an address without
 // http:// or https:// is refused, exit 2) it works against that cluster
 // instead, and creates instances of -process there only when -load says how
-// many goroutines should.
+// many goroutines should. Against the standalone emulated gateway:
+//
+//	go run ./examples/gateway -addr 127.0.0.1:8080 -process payment-process=payment
+//	CAMUNDA_REST_ADDRESS=http://127.0.0.1:8080 go run ./examples/worker -load 8
 //
 // # The client
 //

@@ -88,7 +88,9 @@ run ends with the cause of its first failure on stderr.
 Environment:
   CAMUNDA_REST_ADDRESS   the cluster's REST address, such as http://localhost:8080
                          (a trailing /v2 is accepted); unset: the emulated gateway.
-                         Against it the demo creates no load unless -load is given.
+                         Against it the demo creates no load unless -load is given
+                         (against go run ./examples/gateway, start that with
+                         -process payment-process=payment so its jobs have the -job-type).
   EBB_* and CAMUNDA_SDK_* the transport's settings, read by transport.FromEnv over
                          the demo's own (go doc github.com/ebb-go/ebb/transport.FromEnv):
     retry    EBB_RETRY_MAX_ATTEMPTS (CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS),
@@ -177,9 +179,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 			c.loaders = 0
 		}
 	}
-	if !*quiet && isTerminal(stdout) {
-		c.progress = stdout
-	}
+	c.progress = progressTo(stdout, *quiet, isTerminal)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -202,8 +202,19 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// isTerminal reports whether w is a terminal, where a progress line helps;
-// a pipe or a file would only collect them.
+// progressTo returns where progress lines go: stdout when it is a terminal,
+// where they help, and -quiet was not given; nil otherwise, as a pipe or a
+// file would only collect them.
+func progressTo(stdout io.Writer, quiet bool, terminal func(io.Writer) bool) io.Writer {
+	if quiet || !terminal(stdout) {
+		return nil
+	}
+	return stdout
+}
+
+// isTerminal reports whether w is a character device, as a terminal is. It
+// takes /dev/null for one too, which costs a line a second written nowhere;
+// telling them apart would need a terminal ioctl, and a module for it.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {

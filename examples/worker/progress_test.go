@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -115,4 +117,37 @@ func limit(s *summary) int {
 		}
 	}
 	return 0
+}
+
+func TestProgressTo(t *testing.T) {
+	pipeR, pipeW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipeR.Close()
+	defer pipeW.Close()
+	file, err := os.Create(t.TempDir() + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	yes := func(io.Writer) bool { return true }
+	var buf bytes.Buffer
+	for _, tt := range []struct {
+		name     string
+		w        io.Writer
+		quiet    bool
+		terminal func(io.Writer) bool
+		want     bool
+	}{
+		{"terminal", &buf, false, yes, true},
+		{"terminal, -quiet", &buf, true, yes, false},
+		{"pipe", pipeW, false, isTerminal, false},
+		{"file", file, false, isTerminal, false},
+		{"buffer", &buf, false, isTerminal, false},
+	} {
+		if got := progressTo(tt.w, tt.quiet, tt.terminal) != nil; got != tt.want {
+			t.Errorf("%s: progress %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }

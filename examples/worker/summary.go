@@ -74,15 +74,24 @@ func (s *summary) failed() (bool, string) {
 	return false, ""
 }
 
-// answers says how an emulated release answers, in a few words.
-func answers(v camundatest.Version) string {
-	switch v {
-	case camundatest.V86, camundatest.V87:
-		return "keys as JSON numbers, backpressure answered 429"
-	case camundatest.V880:
-		return "backpressure answered 503, and 500 with RESOURCE_EXHAUSTED in the detail on job activation"
+// answers says how an emulated release answers, in a few words: how it
+// writes keys when that differs from 8.8 on, and, when it pushes back at
+// all, how.
+func answers(v camundatest.Version, pushesBack bool) string {
+	var parts []string
+	if v == camundatest.V86 || v == camundatest.V87 {
+		parts = append(parts, "keys as JSON numbers")
 	}
-	return "backpressure answered 503 RESOURCE_EXHAUSTED"
+	switch {
+	case !pushesBack:
+	case v == camundatest.V86 || v == camundatest.V87:
+		parts = append(parts, "backpressure answered 429")
+	case v == camundatest.V880:
+		parts = append(parts, "backpressure answered 503, and 500 with RESOURCE_EXHAUSTED in the detail on job activation")
+	default:
+		parts = append(parts, "backpressure answered 503 RESOURCE_EXHAUSTED")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *summary) print(out io.Writer) {
@@ -103,7 +112,10 @@ func (s *summary) print(out io.Writer) {
 				capacity += fmt.Sprintf(", about %.0f requests/s", float64(c.slots)/c.serviceTime.Seconds())
 			}
 		}
-		p("                 %s; %s", capacity, answers(s.version))
+		if a := answers(s.version, c.slots > 0); a != "" {
+			capacity += "; " + a
+		}
+		p("                 %s", capacity)
 	} else {
 		version := ""
 		if s.gatewayVersion != "" {
@@ -187,7 +199,7 @@ func (s *summary) printTransport(p func(string, ...any)) error {
 	case limiter.Off:
 		p("  limiter       off")
 	default:
-		limit := "no limit set (it stays out of the way until the first backpressure)"
+		limit := "no limit set: it stays out of the way until the first backpressure"
 		if host.Limiter.Limit != limiter.Unlimited {
 			limit = fmt.Sprintf("limit %d at the end", host.Limiter.Limit)
 			if lo, hi := s.progress.limitRange(); lo > 0 && lo != hi {
@@ -197,13 +209,13 @@ func (s *summary) printTransport(p func(string, ...any)) error {
 		if settings.Limiter.Profile == limiter.Observe {
 			limit += " (observe: it never holds an attempt back)"
 		}
-		p("  limiter       %s (%s profile)", limit, settings.Limiter.Profile)
-		mean := time.Duration(0)
+		p("  limiter       %s profile, %s", settings.Limiter.Profile, limit)
+		waitedFor := "no attempt waited for a permit"
 		if waits > 0 {
-			mean = time.Duration(waited / float64(waits) * float64(time.Second))
+			mean := time.Duration(waited / float64(waits) * float64(time.Second))
+			waitedFor = fmt.Sprintf("%d attempts waited for a permit, %v on average", waits, mean.Round(10*time.Microsecond))
 		}
-		p("                %d attempts waited for a permit, %v on average; %.0f refused with its queue full (nothing sent)",
-			waits, mean.Round(10*time.Microsecond), queueFull)
+		p("                %s; %.0f refused with its queue full (nothing sent)", waitedFor, queueFull)
 	}
 
 	if settings.Breaker.Disabled {

@@ -118,7 +118,7 @@ func TestDemoSummaryAddsUp(t *testing.T) {
 	sum.print(&out)
 	for _, want := range []string{
 		"jobs       activated", "completed", "cut short at shutdown", "backpressure",
-		"limit 4 at the end", "attempts waited for a permit", "on average",
+		"limiter       balanced profile, limit 4 at the end", "attempts waited for a permit", "on average",
 		"breaker       stayed closed", "gateway (its own counters)", "result     succeeded",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -481,5 +481,20 @@ func TestFailureThreshold(t *testing.T) {
 				t.Errorf("stderr: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// TestUnboundedGateway: -gateway-slots 0 reads as what it is.
+func TestUnboundedGateway(t *testing.T) {
+	c := shortConfig()
+	c.slots, c.duration, c.version = 0, 300*time.Millisecond, "8.6"
+	sum, err := run(t.Context(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum.print(&out)
+	if !strings.Contains(out.String(), "\n                 unbounded capacity: it never pushes back; keys as JSON numbers\n") {
+		t.Errorf("summary:\n%s", out.String())
 	}
 }
