@@ -194,8 +194,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	sum.print(stdout)
 	if failed, why := sum.failed(); failed {
 		fmt.Fprintf(stderr, "worker: the run failed: %s\n", why)
-		if f := sum.fails; f.first != nil {
-			fmt.Fprintf(stderr, "worker: the first failure, %.1fs in: %v\n", f.firstAt.Seconds(), f.first)
+		if at, err := sum.fails.firstFailure(); err != nil {
+			fmt.Fprintf(stderr, "worker: the first failure, %.1fs in: %v\n", at.Seconds(), err)
 		}
 		return 1
 	}

@@ -52,6 +52,14 @@ func (f *failures) add(err error) {
 	f.causes[causeOf(err)]++
 }
 
+// firstFailure returns when the run's first error came, and the error; nil
+// when nothing failed.
+func (f *failures) firstFailure() (time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.firstAt, f.first
+}
+
 // byCause returns the causes, most frequent first.
 func (f *failures) byCause() []causeCount {
 	f.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func TestDemoSummaryAddsUp(t *testing.T) {
 		t.Errorf("ebb's outcomes %v; the demo: %d succeeded, %d cut short", outcomes, ok, cut)
 	}
 	if failed != 0 {
-		t.Errorf("%d requests failed: %v", failed, sum.fails.first)
+		t.Errorf("%d requests failed: %v", failed, first(sum))
 	}
 	var gatewayRequests, gatewayBackpressure int64
 	for _, r := range g.Routes {
@@ -146,7 +147,7 @@ func TestEveryRelease(t *testing.T) {
 				t.Errorf("completed %d jobs, created %d instances", w.completed.Load(), sum.loader.creates.ok.Load())
 			}
 			if bad, why := sum.failed(); bad || w.lost.Load() != 0 {
-				t.Errorf("failed: %s; %d jobs not answered; first failure: %v", why, w.lost.Load(), sum.fails.first)
+				t.Errorf("failed: %s; %d jobs not answered; first failure: %v", why, w.lost.Load(), first(sum))
 			}
 			if g := sum.gateway.Stats(); g.JobsCompleted != w.completed.Load() {
 				t.Errorf("gateway completed %d, the worker %d", g.JobsCompleted, w.completed.Load())
@@ -258,13 +259,25 @@ func TestHelp(t *testing.T) {
 	if code := cli([]string{"-h"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("-h: exit %d, %s", code, stderr.String())
 	}
-	src, err := os.ReadFile("../../transport/env.go")
+	// The variables transport.FromEnv reads, as its source names them.
+	files, err := filepath.Glob("../../transport/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, data...)
+	}
 	names := regexp.MustCompile(`"((?:EBB|CAMUNDA_SDK)_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(names) < 20 {
-		t.Fatalf("found only %d variables in transport/env.go", len(names))
+		t.Fatalf("found only %d variables in package transport", len(names))
 	}
 	for _, want := range append([]string{"CAMUNDA_REST_ADDRESS", "-gateway-version", "-quiet", "-load", "Exit status", "unbounded"}, func() []string {
 		var s []string
@@ -354,7 +367,7 @@ func TestShortRunsEndClean(t *testing.T) {
 		}
 		ok, failed, cut := sum.requests()
 		if failed != 0 || m.sum("requests_total") != float64(ok+failed+cut) {
-			t.Errorf("%v run: %d failed (%v), %d cut short; ebb's outcomes %v", d, failed, sum.fails.first, cut, m.by("requests_total", "outcome"))
+			t.Errorf("%v run: %d failed (%v), %d cut short; ebb's outcomes %v", d, failed, first(sum), cut, m.by("requests_total", "outcome"))
 		}
 		if bad, why := sum.failed(); bad {
 			t.Errorf("%v run failed: %s", d, why)
@@ -497,4 +510,10 @@ func TestUnboundedGateway(t *testing.T) {
 	if !strings.Contains(out.String(), "\n                 unbounded capacity: it never pushes back; keys as JSON numbers\n") {
 		t.Errorf("summary:\n%s", out.String())
 	}
+}
+
+// first is the run's first failure.
+func first(s *summary) error {
+	_, err := s.fails.firstFailure()
+	return err
 }
