@@ -40,7 +40,9 @@ type Event struct {
 	Route verdict.Route
 	// Attempt is the number of the attempt that just ended, from 1.
 	Attempt int
-	// Verdict is that attempt's verdict.
+	// Verdict is that attempt's verdict; in OnDone, the logical request's
+	// outcome: the last attempt's verdict, or Canceled when the context
+	// ended during a wait.
 	Verdict verdict.Attempt
 	// Delay is the wait before the next attempt (OnRetry only).
 	Delay time.Duration

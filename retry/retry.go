@@ -166,7 +166,10 @@ func (c *call) run() (*http.Response, error) {
 		c.notify(c.t.hooks.OnRetry, nil, next)
 		if werr := sleep(c.ctx, delay); werr != nil {
 			closeBody(next)
-			return c.finish(StopCanceled, nil, fmt.Errorf("waiting %v to retry after %v: %w", delay, a.Kind, werr), a)
+			// The logical request ends canceled, whatever its last
+			// attempt said: that is what the caller asked for.
+			werr = fmt.Errorf("waiting %v to retry after %v: %w", delay, a.Kind, werr)
+			return c.finish(StopCanceled, nil, werr, verdict.Attempt{Kind: verdict.Canceled, Err: werr})
 		}
 		cur = next
 	}

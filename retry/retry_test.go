@@ -244,7 +244,8 @@ func TestDeadline(t *testing.T) {
 func TestCancelDuringWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testkit.NewScript(answer(429, "", "", "Retry-After", "10"), ok200)
-		rt := New(s, Policy{})
+		var done Event
+		rt := New(s, Policy{}, WithHooks(Hooks{OnDone: func(e Event) { done = e }}))
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
@@ -261,6 +262,10 @@ func TestCancelDuringWait(t *testing.T) {
 		}
 		if !s.Bodies()[0].Closed() {
 			t.Fatal("the discarded 429 was not closed")
+		}
+		// The request's outcome is the cancellation, not the 429 before it.
+		if done.Stop != StopCanceled || done.Verdict.Kind != verdict.Canceled {
+			t.Fatalf("done: stop %v, verdict %v; want canceled, canceled", done.Stop, done.Verdict.Kind)
 		}
 	})
 }
