@@ -50,8 +50,10 @@ import (
 //	EBB_BREAKER_FAILURE_RATIO             0.5      trips at this share of failed requests (0 < r <= 1, or off)
 //	EBB_BREAKER_MIN_REQUESTS              10       fewest requests in the window for the ratio to apply (>= 1)
 //	EBB_BREAKER_CONSECUTIVE_FAILURES      5        trips after this many failures in a row (>= 1, or off)
-//	EBB_BREAKER_OPEN_TIMEOUT              10s      how long a tripped breaker refuses requests (Go duration > 0)
-//	EBB_BREAKER_MAX_OPEN_TIMEOUT          60s      cap on a Retry-After lengthening the open period (Go duration > 0, or off)
+//	EBB_BREAKER_OPEN_TIMEOUT              100ms    first open period after a trip (Go duration > 0)
+//	EBB_BREAKER_MAX_OPEN_TIMEOUT          500ms    cap of the open period as failed probes double it (Go duration > 0,
+//	                                               or off: every period is the first)
+//	EBB_BREAKER_MAX_RETRY_AFTER           60s      cap on a Retry-After holding the breaker open (Go duration > 0, or off)
 //	EBB_BREAKER_PROBES                    1        requests let through while half-open (>= 1)
 //	EBB_LIMITER_PROFILE                   balanced adaptive concurrency limit: balanced, conservative, aggressive,
 //	  CAMUNDA_SDK_BACKPRESSURE_PROFILE              observe (track, never hold back) or off; the Camunda name
@@ -75,30 +77,32 @@ func FromEnv(opts ...Option) ([]Option, error) {
 }
 
 // variables lists every variable FromEnv reads, with the Go field each one
-// sets, to name a variable in the errors of the settings' Validate.
+// sets (layer.Field), to name a variable in the errors of the settings'
+// Validate.
 var variables = []struct{ name, field string }{
-	{"EBB_RETRY_MAX_ATTEMPTS", "MaxAttempts"},
-	{"CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS", "MaxAttempts"},
-	{"EBB_RETRY_INITIAL_INTERVAL", "InitialInterval"},
-	{"CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS", "InitialInterval"},
-	{"EBB_RETRY_MAX_INTERVAL", "MaxInterval"},
-	{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS", "MaxInterval"},
-	{"EBB_RETRY_MULTIPLIER", "Multiplier"},
-	{"EBB_RETRY_RANDOMIZATION", "RandomizationFactor"},
-	{"EBB_RETRY_MAX_RETRY_AFTER", "MaxRetryAfter"},
-	{"EBB_RETRY_BUDGET_RATIO", "BudgetRatio"},
-	{"EBB_ATTEMPT_TIMEOUT", "AttemptTimeout"},
-	{"EBB_BREAKER", "Disabled"},
-	{"EBB_BREAKER_WINDOW", "Window"},
-	{"EBB_BREAKER_FAILURE_RATIO", "FailureRatio"},
-	{"EBB_BREAKER_MIN_REQUESTS", "MinRequests"},
-	{"EBB_BREAKER_CONSECUTIVE_FAILURES", "ConsecutiveFailures"},
-	{"EBB_BREAKER_OPEN_TIMEOUT", "OpenTimeout"},
-	{"EBB_BREAKER_MAX_OPEN_TIMEOUT", "MaxOpenTimeout"},
-	{"EBB_BREAKER_PROBES", "Probes"},
-	{"EBB_LIMITER_PROFILE", "Profile"},
-	{"CAMUNDA_SDK_BACKPRESSURE_PROFILE", "Profile"},
-	{"EBB_METRICS_NAMESPACE", "Namespace"},
+	{"EBB_RETRY_MAX_ATTEMPTS", "retry.MaxAttempts"},
+	{"CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS", "retry.MaxAttempts"},
+	{"EBB_RETRY_INITIAL_INTERVAL", "retry.InitialInterval"},
+	{"CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS", "retry.InitialInterval"},
+	{"EBB_RETRY_MAX_INTERVAL", "retry.MaxInterval"},
+	{"CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS", "retry.MaxInterval"},
+	{"EBB_RETRY_MULTIPLIER", "retry.Multiplier"},
+	{"EBB_RETRY_RANDOMIZATION", "retry.RandomizationFactor"},
+	{"EBB_RETRY_MAX_RETRY_AFTER", "retry.MaxRetryAfter"},
+	{"EBB_RETRY_BUDGET_RATIO", "retry.BudgetRatio"},
+	{"EBB_ATTEMPT_TIMEOUT", "retry.AttemptTimeout"},
+	{"EBB_BREAKER", "breaker.Disabled"},
+	{"EBB_BREAKER_WINDOW", "breaker.Window"},
+	{"EBB_BREAKER_FAILURE_RATIO", "breaker.FailureRatio"},
+	{"EBB_BREAKER_MIN_REQUESTS", "breaker.MinRequests"},
+	{"EBB_BREAKER_CONSECUTIVE_FAILURES", "breaker.ConsecutiveFailures"},
+	{"EBB_BREAKER_OPEN_TIMEOUT", "breaker.OpenTimeout"},
+	{"EBB_BREAKER_MAX_OPEN_TIMEOUT", "breaker.MaxOpenTimeout"},
+	{"EBB_BREAKER_MAX_RETRY_AFTER", "breaker.MaxRetryAfter"},
+	{"EBB_BREAKER_PROBES", "breaker.Probes"},
+	{"EBB_LIMITER_PROFILE", "limiter.Profile"},
+	{"CAMUNDA_SDK_BACKPRESSURE_PROFILE", "limiter.Profile"},
+	{"EBB_METRICS_NAMESPACE", "metrics.Namespace"},
 }
 
 // env reads variables through lookup, gathers every error, and collects a
@@ -107,7 +111,7 @@ type env struct {
 	lookup  func(string) (string, bool)
 	errs    []error
 	patches []func(*config)
-	set     map[string]string // field -> "NAME=\"value\"" of the variable that set it
+	set     map[string]string // layer.Field -> NAME="value" of the variable that set it
 }
 
 // envOption applies the environment's patches after every other option.
@@ -150,6 +154,7 @@ func (e *env) check(opts []Option) {
 // at what the deployment can change.
 func (e *env) blame(err error) error {
 	msg := err.Error()
+	layer, _, _ := strings.Cut(msg, ":") // "retry: invalid policy: ..."
 	field, why := "", msg
 	if i := strings.Index(msg, " = "); i >= 0 {
 		field = msg[strings.LastIndex(msg[:i], " ")+1 : i]
@@ -159,12 +164,13 @@ func (e *env) blame(err error) error {
 	}
 	var others []string
 	for f, v := range e.set {
-		if f != field && strings.Contains(why, f) {
+		l, name, _ := strings.Cut(f, ".")
+		if l == layer && name != field && strings.Contains(why, name) {
 			others = append(others, v)
 		}
 	}
 	slices.Sort(others)
-	switch primary := e.set[field]; {
+	switch primary := e.set[layer+"."+field]; {
 	case primary != "" && len(others) > 0:
 		return fmt.Errorf("%s: %s, set by %s", primary, why, strings.Join(others, ", "))
 	case primary != "":
@@ -291,22 +297,22 @@ func (e *env) ratio(field string, dst func(*config) *float64, name string) {
 }
 
 func (e *env) retry() {
-	e.whole("MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
+	e.whole("retry.MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
 		"EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
-	e.duration("InitialInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.InitialInterval = d },
+	e.duration("retry.InitialInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.InitialInterval = d },
 		"EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
-	e.duration("MaxInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
+	e.duration("retry.MaxInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
 		"EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
-	e.number("Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
-	e.number("RandomizationFactor", false, func(c *config, f float64, _ bool) {
+	e.number("retry.Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
+	e.number("retry.RandomizationFactor", false, func(c *config, f float64, _ bool) {
 		c.retry.RandomizationFactor = f
 		if f == 0 {
 			c.retry.RandomizationFactor = -1 // the Policy's spelling of "none"
 		}
 	}, "EBB_RETRY_RANDOMIZATION")
-	e.duration("MaxRetryAfter", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
-	e.ratio("BudgetRatio", func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
-	e.duration("AttemptTimeout", true, func(c *config, d time.Duration, _ bool) {
+	e.duration("retry.MaxRetryAfter", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
+	e.ratio("retry.BudgetRatio", func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
+	e.duration("retry.AttemptTimeout", true, func(c *config, d time.Duration, _ bool) {
 		c.attemptTimeout, c.attemptTimeoutSet = d, true
 	}, "EBB_ATTEMPT_TIMEOUT")
 }
@@ -315,27 +321,33 @@ func (e *env) breaker() {
 	if name, v, ok := e.get("EBB_BREAKER"); ok {
 		switch {
 		case strings.EqualFold(v, "on"), strings.EqualFold(v, "off"):
-			e.apply(name, v, "Disabled", func(c *config) { c.breaker.Disabled = strings.EqualFold(v, "off") })
+			e.apply(name, v, "breaker.Disabled", func(c *config) { c.breaker.Disabled = strings.EqualFold(v, "off") })
 		default:
 			e.fail(name, v, `want "on" or "off"`)
 		}
 	}
-	e.duration("Window", false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
-	e.ratio("FailureRatio", func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
-	e.whole("MinRequests", func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
+	e.duration("breaker.Window", false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
+	e.ratio("breaker.FailureRatio", func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
+	e.whole("breaker.MinRequests", func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
 	if name, v, ok := e.get("EBB_BREAKER_CONSECUTIVE_FAILURES"); ok && strings.EqualFold(v, "off") {
-		e.apply(name, v, "ConsecutiveFailures", func(c *config) { c.breaker.ConsecutiveFailures = -1 })
+		e.apply(name, v, "breaker.ConsecutiveFailures", func(c *config) { c.breaker.ConsecutiveFailures = -1 })
 	} else {
-		e.whole("ConsecutiveFailures", func(c *config, n int) { c.breaker.ConsecutiveFailures = n }, "EBB_BREAKER_CONSECUTIVE_FAILURES")
+		e.whole("breaker.ConsecutiveFailures", func(c *config, n int) { c.breaker.ConsecutiveFailures = n }, "EBB_BREAKER_CONSECUTIVE_FAILURES")
 	}
-	e.duration("OpenTimeout", false, func(c *config, d time.Duration, _ bool) { c.breaker.OpenTimeout = d }, "EBB_BREAKER_OPEN_TIMEOUT")
-	e.duration("MaxOpenTimeout", true, func(c *config, d time.Duration, off bool) {
+	e.duration("breaker.OpenTimeout", false, func(c *config, d time.Duration, _ bool) { c.breaker.OpenTimeout = d }, "EBB_BREAKER_OPEN_TIMEOUT")
+	e.duration("breaker.MaxOpenTimeout", true, func(c *config, d time.Duration, off bool) {
 		c.breaker.MaxOpenTimeout = d
 		if off {
 			c.breaker.MaxOpenTimeout = -1
 		}
 	}, "EBB_BREAKER_MAX_OPEN_TIMEOUT")
-	e.whole("Probes", func(c *config, n int) { c.breaker.Probes = n }, "EBB_BREAKER_PROBES")
+	e.duration("breaker.MaxRetryAfter", true, func(c *config, d time.Duration, off bool) {
+		c.breaker.MaxRetryAfter = d
+		if off {
+			c.breaker.MaxRetryAfter = -1
+		}
+	}, "EBB_BREAKER_MAX_RETRY_AFTER")
+	e.whole("breaker.Probes", func(c *config, n int) { c.breaker.Probes = n }, "EBB_BREAKER_PROBES")
 }
 
 func (e *env) limiter() {
@@ -348,7 +360,7 @@ func (e *env) limiter() {
 		e.fail(name, v, "not a profile (balanced, conservative, aggressive, observe, off; or Camunda's BALANCED, CONSERVATIVE, AGGRESSIVE, LEGACY)")
 		return
 	}
-	e.apply(name, v, "Profile", func(c *config) { c.limiter.Profile = p })
+	e.apply(name, v, "limiter.Profile", func(c *config) { c.limiter.Profile = p })
 }
 
 func (e *env) namespace() {
@@ -360,7 +372,7 @@ func (e *env) namespace() {
 		e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
 		return
 	}
-	e.apply(name, ns, "Namespace", func(c *config) { c.namespace = ns })
+	e.apply(name, ns, "metrics.Namespace", func(c *config) { c.namespace = ns })
 }
 
 // unknown reports every EBB_ variable that ebb does not read, with the

@@ -173,6 +173,8 @@ func TestFromEnvBreaker(t *testing.T) {
 		{map[string]string{"EBB_BREAKER_MAX_OPEN_TIMEOUT": "5m"}, breaker.Settings{MaxOpenTimeout: 5 * time.Minute}},
 		{map[string]string{"EBB_BREAKER_MAX_OPEN_TIMEOUT": "off"}, breaker.Settings{MaxOpenTimeout: -1}},
 		{map[string]string{"EBB_BREAKER_PROBES": "3"}, breaker.Settings{Probes: 3}},
+		{map[string]string{"EBB_BREAKER_MAX_RETRY_AFTER": "2m"}, breaker.Settings{MaxRetryAfter: 2 * time.Minute}},
+		{map[string]string{"EBB_BREAKER_MAX_RETRY_AFTER": "off"}, breaker.Settings{MaxRetryAfter: -1}},
 	}
 	for _, tt := range tests {
 		opts, err := envOf(tt.env)
