@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ebb-go/ebb/internal/hosts"
@@ -87,7 +88,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.off || verdict.Drains(req) {
 		return t.next.RoundTrip(req)
 	}
-	key := verdict.HostOf(req)
+	key, longPoll := verdict.HostOf(req), isLongPoll(req)
 	var (
 		h      *host
 		p      permit
@@ -99,7 +100,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// More busy hosts than MaxHosts: this one goes unlimited.
 			return t.next.RoundTrip(req)
 		}
-		if p, waited, err = h.acquire(req); err != errGone {
+		if p, waited, err = h.acquire(req, longPoll); err != errGone {
 			break
 		}
 		// Retired as we came: the table forgets it in a moment.
@@ -129,6 +130,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.release(p, verdict.Of(req, resp, err).Kind)
 	return resp, err
 }
+
+// isLongPoll reports whether req is a job activation, which the gateway
+// answers as a long poll (see the package doc). The suffix test spares
+// every other request the route lookup.
+func isLongPoll(req *http.Request) bool {
+	if req.Method != http.MethodPost || req.URL == nil {
+		return false
+	}
+	p := req.URL.Path
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	return strings.HasSuffix(p, activation) && verdict.RouteOf(p).Template == "/v2"+activation
+}
+
+const activation = "/jobs/activation"
 
 // report calls the hooks about an attempt that got no permit. Everything
 // the attempt held is given back by then, so a hook that panics leaves
@@ -166,6 +183,9 @@ type HostStats struct {
 	InFlight int
 	// Waiting counts the attempts waiting for a permit.
 	Waiting int
+	// LongPolls counts the job activations in flight that hold no permit:
+	// parked by the gateway, waiting for jobs (see the package doc).
+	LongPolls int
 }
 
 // Stats returns the state of each host the limiter keeps, sorted by host.
