@@ -9,11 +9,10 @@ import (
 // the measurements that chose them.
 const (
 	// backlogRef is the backlog, in waiting attempts per permit, at which
-	// a client probes at the pace Settings.Increase gives; backlogExp is
-	// how steeply the pace follows the backlog, within [paceMin, paceMax]
-	// times that pace.
-	backlogRef, backlogExp = 7, 3
-	paceMin, paceMax       = 0.5, 4
+	// a client probes at the pace Settings.Increase gives; the pace follows
+	// the cube of the backlog, within [paceMin, paceMax] times that.
+	backlogRef       = 7
+	paceMin, paceMax = 0.5, 4
 	// proof is the share of a round a probe must be accepted for to count
 	// as a level the host accepts.
 	proof = 0.5
@@ -261,8 +260,8 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 	// so a client probes at a pace set by its backlog per permit: one
 	// whose requests queue longer presses harder, which brings clients
 	// sharing a host to equal waits.
-	pace := math.Pow(float64(waiting)/c.limit/backlogRef, backlogExp)
-	pace = min(max(pace, paceMin), paceMax)
+	r := float64(waiting) / c.limit / backlogRef
+	pace := min(max(r*r*r, paceMin), paceMax)
 	c.limit += c.p.increase * pace / c.limit
 }
 

@@ -91,6 +91,38 @@ func (h *host) retire() bool {
 	return h.word.CompareAndSwap(0, goneBit)
 }
 
+// tryAcquire takes a permit if the limit is out of the way, with a single
+// compare-and-swap, and returns the epoch the attempt starts in.
+func (h *host) tryAcquire() (uint64, bool) {
+	// The epoch is read before the permit is taken: an attempt that slips in
+	// as the first backpressure arrives belongs to the burst before it.
+	e := h.epoch.Load()
+	for {
+		w := h.word.Load()
+		if w&(limitedBit|goneBit) != 0 {
+			return 0, false
+		}
+		if h.word.CompareAndSwap(w, w+1) {
+			return e, true
+		}
+	}
+}
+
+// tryRelease gives back a permit taken while the limit was out of the way,
+// if it still is, with a single compare-and-swap, and reports whether it
+// did.
+func (h *host) tryRelease() bool {
+	for {
+		w := h.word.Load()
+		if w&limitedBit != 0 {
+			return false
+		}
+		if h.word.CompareAndSwap(w, w-1) {
+			return true
+		}
+	}
+}
+
 // acquire takes a permit for req, a long poll or not, waiting for one if
 // need be, and returns how long it waited, or -1 when it did not queue. It
 // fails with errGone when the host was retired meanwhile, with a
@@ -234,16 +266,8 @@ func (h *host) release(p permit, k verdict.Kind) {
 			}
 			return
 		}
-	} else if k != verdict.Backpressure {
-		for {
-			w := h.word.Load()
-			if w&limitedBit != 0 {
-				break
-			}
-			if h.word.CompareAndSwap(w, w-1) {
-				return
-			}
-		}
+	} else if k != verdict.Backpressure && h.tryRelease() {
+		return
 	}
 	if k == verdict.Backpressure {
 		h.refused(p, true)
