@@ -124,29 +124,23 @@ func (h *host) tryRelease() bool {
 }
 
 // acquire takes a permit for req, a long poll or not, waiting for one if
-// need be, and returns how long it waited, or -1 when it did not queue. It
-// fails with errGone when the host was retired meanwhile, with a
+// need be (an attempt that is not a long poll has found tryAcquire fail),
+// and returns how long it waited, or -1 when it did not queue. It fails
+// with errGone when the host was retired meanwhile, with a
 // *queueFullError when too many wait, and with a *waitError when req's
 // context ended first.
 func (h *host) acquire(req *http.Request, longPoll bool) (permit, time.Duration, error) {
-	// The epoch is read before the permit is taken: an attempt that slips in
-	// as the first backpressure arrives belongs to the burst before it.
-	e := h.epoch.Load()
-	for {
-		w := h.word.Load()
-		if w&(limitedBit|goneBit) != 0 {
-			break
-		}
-		if longPoll {
+	if longPoll {
+		// The epoch is read before the word: a long poll that slips in as
+		// the first backpressure arrives belongs to the burst before it.
+		e := h.epoch.Load()
+		if h.word.Load()&(limitedBit|goneBit) == 0 {
 			// Parked by the gateway without using the cluster, a long
 			// poll takes no permit while the limit is out of the way, so
 			// that it is not counted as load when the first refusal
 			// comes.
 			h.polls.Add(1)
 			return permit{epoch: e, free: true}, -1, nil
-		}
-		if h.word.CompareAndSwap(w, w+1) {
-			return permit{epoch: e}, -1, nil
 		}
 	}
 	return h.acquireSlow(req, longPoll)
@@ -339,7 +333,9 @@ func (h *host) advance(now time.Time) {
 	if h.ctl.unlimited() {
 		h.word.And(^limitedBit)
 	}
-	h.epoch.Store(h.ctl.epoch)
+	if e := h.ctl.epoch; h.epoch.Load() != e {
+		h.epoch.Store(e)
+	}
 }
 
 // grant hands free permits to the waiters in the queue's order, and keeps
