@@ -15,9 +15,8 @@ type Settings struct {
 	Profile Profile
 
 	// Floor is the lowest the limit goes, in attempts per host. When
-	// backpressure would take it lower, attempts beyond those still in
-	// flight are held back for a while instead (see the package doc). 0
-	// means 1.
+	// backpressure would take it lower, the attempts waiting are held back
+	// for a round instead (see the package doc). 0 means 1.
 	Floor int
 	// Initial is the limit set by the first backpressure a host sends while
 	// the limit is out of the way. 0 means the number of the host's other
