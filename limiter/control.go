@@ -5,6 +5,27 @@ import (
 	"time"
 )
 
+// The constants of the law, which the settings do not change; LAW.md has
+// the measurements that chose them.
+const (
+	// backlogRef is the backlog, in waiting attempts per permit, at which
+	// a client probes at the pace Settings.Increase gives; the pace follows
+	// the cube of the backlog, within [paceMin, paceMax] times that.
+	backlogRef       = 7
+	paceMin, paceMax = 0.5, 4
+	// proof is the share of a round a probe must be accepted for to count
+	// as a level the host accepts.
+	proof = 0.5
+	// bgWindow is the number of attempts over which the share refused
+	// within the known level is smoothed, and bgMax the share above which
+	// the background test runs.
+	bgWindow, bgMax = 128, 0.05
+	// testRounds is the length of each phase of the background test, in
+	// rounds, and bgHold how long refusals found to be background stay so.
+	testRounds = 4
+	bgHold     = 10 * time.Second
+)
+
 // control is the adaptive limit of one host. It is pure logic: what depends
 // on time takes it as an argument, nothing blocks, nothing is shared. The
 // host's mutex guards it.
@@ -12,20 +33,33 @@ type control struct {
 	p *params
 
 	limit float64 // +Inf while out of the way
-	// known is the number of attempts the host was last seen to accept: the
-	// other attempts in flight when the last counted backpressure came. A
-	// refusal with fewer in flight means another client took room; above
-	// it the limit probes, faster the farther it gets without a refusal.
+	// known is the number of attempts the host was last seen to accept:
+	// the other attempts in flight when the last counted backpressure came,
+	// less those of them refused since, or a probe it accepted. An attempt
+	// in flight beyond it is a probe.
 	known float64
-	// epoch counts the counted decreases. An attempt remembers the epoch it
+	// epoch counts the counted refusals. An attempt remembers the epoch it
 	// started in; backpressure to an attempt from an earlier epoch is the
 	// tail of a burst already acted on.
 	epoch uint64
+	// answers counts the healthy answers while a probe is in flight.
+	answers float64
 
-	// While backpressure would take the limit below its floor, no more
-	// than held attempts are in flight before holdUntil.
+	// bg is the smoothed share of attempts refused within the known level:
+	// refusals that do not come from this client pushing above what the
+	// host accepts. When it is high, a test tells whether such refusals
+	// fall when concurrency falls; if they do not, they are background
+	// until bgUntil and change nothing.
+	bg      float64
+	bgUntil time.Time
+	test    test
+	// peak is the limit before the refusals within the known level that
+	// raised bg began: the level the test measures first.
+	peak float64
+
+	// While a refusal would take the limit below its floor, waiters are
+	// held back until holdUntil.
 	holdUntil time.Time
-	held      int
 	// round is the smoothed duration of healthy attempts, measured while
 	// the limit holds: the time one permit takes to come back.
 	round time.Duration
@@ -33,6 +67,17 @@ type control struct {
 	signalAt  time.Time // the last backpressure, counted or not
 	grownAt   time.Time // when RecoveryInterval last added a permit
 	reachedAt time.Time // the last time the limit was taken in full
+}
+
+// test measures the share of attempts refused at two levels of
+// concurrency: the limit as it is (phase 1), then half of it (phase 2).
+// Attempts that started in the phase's epoch count.
+type test struct {
+	phase             int // 0: no test
+	epoch             uint64
+	from              float64 // the limit before the test
+	attempts, refused [3]float64
+	inFlight          [3]float64 // summed over the attempts, for the mean
 }
 
 func newControl(p *params) control {
@@ -57,69 +102,129 @@ func (c *control) report() int {
 	return int(c.limit)
 }
 
+// probe reports whether n attempts in flight go beyond the level the host
+// was last seen to accept.
+func (c *control) probe(n int) bool { return float64(n) > c.known }
+
+// set makes l the limit and known the level the host accepts, counting a
+// new epoch.
+func (c *control) set(now time.Time, l, known float64) {
+	if l < c.p.floor {
+		// The limit cannot follow the host below its floor. Without a
+		// pause the floor's permits would pass from waiter to waiter, each
+		// refused within a round trip.
+		c.holdUntil = now.Add(c.probeInterval())
+	}
+	c.limit, c.known, c.answers = max(l, c.p.floor), known, 0
+	c.epoch++
+}
+
 // backpressure records a backpressure answer to an attempt that started in
-// epoch while n attempts, itself included, were in flight.
-func (c *control) backpressure(now time.Time, epoch uint64, n int) {
+// epoch while n attempts, itself included, were in flight and waiting
+// attempts waited.
+func (c *control) backpressure(now time.Time, epoch uint64, n, waiting int) {
 	c.signalAt, c.grownAt, c.reachedAt = now, now, now
 	others := float64(n - 1)
-	if c.unlimited() {
+	switch {
+	case c.unlimited():
 		l := c.p.initial
 		if l == 0 {
 			l = others
 		}
-		c.limit, c.known = max(l, c.p.floor), others
-		c.epoch++
-		return
-	}
-	if epoch != c.epoch {
-		return
-	}
-	l := c.limit * c.p.decrease
-	switch {
-	case others < c.known:
-		// The host took fewer attempts than it did last time: another
-		// client took some of its room (or the host shrank). Shedding a
-		// share of what is still in flight, rather than only the attempt
-		// refused, is what brings clients sharing a host to even shares:
-		// the one holding most is refused most often and gives back most.
-		l = others * c.p.decrease
+		c.set(now, l, others)
+	case c.test.phase > 0:
+		c.measure(now, epoch, n, true)
+	case !c.probe(n) && now.Before(c.bgUntil):
+		// Background: not a sign of load.
+	case epoch != c.epoch:
+		// The tail of a burst already acted on: the host took one attempt
+		// fewer than counted then.
+		c.limit = max(c.limit-1, c.p.floor)
+		c.known = max(c.known-1, 0)
+	case c.probe(n):
+		// A probe refused: back to what the host does accept.
+		c.set(now, others, others)
 	default:
-		// A probe above the known level was refused: back to what is in
-		// flight, which the host does accept, at once.
-		l = min(l, others)
+		// Refused within the level the host accepted: another client took
+		// room, the host shrank, or part of it refuses whatever the load.
+		if c.bg < bgMax/4 {
+			c.peak = c.limit
+		}
+		if c.bg += (1 - c.bg) / bgWindow; c.bg > bgMax {
+			// Do these refusals fall when concurrency falls? Measure them
+			// at the level before they began, then at half of it.
+			c.epoch++
+			c.test = test{phase: 1, epoch: c.epoch, from: max(c.peak, c.limit)}
+			c.limit = c.test.from
+			return
+		}
+		c.set(now, others*c.p.decrease, others)
 	}
-	if l < c.p.floor {
-		// The limit cannot follow the server below the floor. Without a
-		// pause the floor's permits would pass from waiter to waiter, each
-		// refused within a round trip; with it, a host that gets nothing
-		// through tries again as often as one holding permits probes for
-		// one more, so that neither crowds the other out.
-		c.holdUntil, c.held = now.Add(c.probeInterval()), n-1
-	}
-	c.limit, c.known = max(l, c.p.floor), others
-	c.epoch++
 }
 
-// probeInterval is the time the limit takes to probe one permit higher:
-// 1/Increase rounds, at most RecoveryInterval (a round may be a long poll).
+// measure counts an answer to an attempt of the background test; refused
+// says it was backpressure. At the end of each phase it moves the test on.
+func (c *control) measure(now time.Time, epoch uint64, n int, refused bool) {
+	t := &c.test
+	if epoch != t.epoch {
+		return
+	}
+	ph := t.phase
+	t.attempts[ph]++
+	t.inFlight[ph] += float64(n)
+	if refused {
+		t.refused[ph]++
+	}
+	// Each phase lasts testRounds rounds of the level before the test.
+	if t.attempts[ph] < testRounds*max(t.from, 4)/float64(ph) {
+		return
+	}
+	if ph == 1 {
+		c.epoch++
+		t.phase, t.epoch = 2, c.epoch
+		c.limit = max(math.Floor(t.inFlight[1]/t.attempts[1]/2), c.p.floor)
+		return
+	}
+	share1, share2 := t.refused[1]/t.attempts[1], t.refused[2]/t.attempts[2]
+	n1, n2 := t.inFlight[1]/t.attempts[1], t.inFlight[2]/t.attempts[2]
+	if n2 < 0.8*n1 && share1 < 0.5 && share2 >= 0.7*share1 {
+		// Fewer attempts in flight, as large a share refused: these
+		// refusals do not come from the load.
+		c.bgUntil = now.Add(bgHold)
+		c.limit = t.from
+	} else {
+		// They fall: the host is full. The limit stays at the lower level,
+		// from which probes find what the host takes.
+		c.bg = 0
+	}
+	c.epoch++
+	c.test = test{}
+}
+
+// probeInterval is the floor pause: a round, the time a permit takes to
+// come back, so that a client at its floor tries as often as one that
+// holds a permit; a tenth of RecoveryInterval until a round is measured.
 func (c *control) probeInterval() time.Duration {
 	if c.round == 0 {
-		return c.p.interval
+		return c.p.interval / 10
 	}
-	return min(time.Duration(float64(c.round)/c.p.increase), c.p.interval)
+	return min(c.round, c.p.interval)
 }
 
-// admits reports whether an attempt may start at now with n in flight.
-func (c *control) admits(now time.Time, n int) bool {
-	return n < c.permits() && (n < c.held || !now.Before(c.holdUntil))
+// admits reports whether an attempt may start at now with n in flight. A
+// waiter is held back while the floor pause lasts; an attempt that finds
+// nothing in flight and nobody waiting is not, so that a client alone waits
+// only what its retries say.
+func (c *control) admits(now time.Time, n int, waiter bool) bool {
+	return n < c.permits() && (n == 0 && !waiter || !now.Before(c.holdUntil))
 }
 
-// healthy records a healthy answer to an attempt that took d (0 when not
-// measured) and ended while n attempts, itself included, were in flight and
-// others may have been waiting. The limit grows only while it is in use: a
-// limit nobody reaches has not been tested, and growing it would promise
-// what was never seen.
-func (c *control) healthy(d time.Duration, n int, waiting bool) {
+// healthy records a healthy answer to an attempt that started in epoch and
+// took d (0 when not measured), which ended while n attempts, itself
+// included, were in flight and waiting attempts waited. The limit grows
+// only while it is in use: a limit nobody reaches has not been tested, and
+// growing it would promise what was never seen.
+func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiting int) {
 	if d > 0 {
 		if c.round == 0 {
 			c.round = d
@@ -127,20 +232,37 @@ func (c *control) healthy(d time.Duration, n int, waiting bool) {
 			c.round += (d - c.round) / 8
 		}
 	}
-	if c.unlimited() || (n < c.permits() && !waiting) {
+	if c.unlimited() {
 		return
 	}
-	switch {
-	case c.limit > c.known:
-		// A permit every 1/increase rounds up to a permit above the known
-		// level, then exponential in the rounds spent above it: a server
-		// that grew is found within a second or two, while a steady one
-		// costs one refused probe every 1/increase rounds, the same for
-		// every client however many permits it holds.
-		c.limit += c.p.increase * max(1, c.limit-c.known) / c.limit
-	default:
-		c.limit += c.p.increase / c.limit
+	if c.test.phase > 0 {
+		c.measure(now, epoch, n, false)
+		return
 	}
+	probe := c.probe(n)
+	if !probe {
+		c.bg -= c.bg / bgWindow
+	}
+	if n < c.permits() && waiting == 0 {
+		return
+	}
+	if probe {
+		// Accepted for part of a round, a probe is a level the host
+		// accepts, and the next one follows at once, so that capacity
+		// that returns is used within a few rounds.
+		if c.answers++; c.answers >= proof*c.limit {
+			c.known = math.Floor(c.limit)
+			c.limit, c.answers = c.known+1, 0
+		}
+		return
+	}
+	// Probing costs a refusal (this client's, or another's it displaces),
+	// so a client probes at a pace set by its backlog per permit: one
+	// whose requests queue longer presses harder, which brings clients
+	// sharing a host to equal waits.
+	r := float64(waiting) / c.limit / backlogRef
+	pace := min(max(r*r*r, paceMin), paceMax)
+	c.limit += c.p.increase * pace / c.limit
 }
 
 // reached records that the limit was taken in full at now.
@@ -154,7 +276,8 @@ func (c *control) advance(now time.Time) {
 		return
 	}
 	if ua := c.p.unlimitedAfter; ua >= 0 && now.Sub(c.signalAt) >= ua && now.Sub(c.reachedAt) >= ua {
-		c.limit, c.known = math.Inf(1), 0
+		// Epochs go on counting: attempts in flight remember theirs.
+		*c = control{p: c.p, limit: math.Inf(1), epoch: c.epoch + 1, round: c.round}
 		return
 	}
 	if k := now.Sub(c.grownAt) / c.p.interval; k > 0 {

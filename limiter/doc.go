@@ -16,52 +16,76 @@
 // counts permits per host (scheme, host and port, as [verdict.HostOf]
 // gives them) and is out of the way until the host first pushes back
 // ([verdict.Backpressure]: 429, or RESOURCE_EXHAUSTED), so a healthy
-// cluster is never throttled. From then on:
+// cluster is never throttled. The host refuses rather than queues, so the
+// limit aims at exactly what it accepts, the known level:
 //
-//   - The first backpressure sets the limit to the host's other attempts
-//     in flight, what the server was just seen to accept (or Initial).
-//   - Backpressure counts once per round: refusals to attempts sent before
-//     the last decrease are the tail of the burst it answered.
-//   - A counted refusal cuts the limit to Decrease times itself, or to the
-//     attempts still in flight if fewer; with fewer in flight than the host
-//     last accepted (another client took room), to Decrease times those.
-//   - Successes and client errors raise a limit in use by Increase permits
-//     a round up to a permit above the level last accepted, then faster
-//     the longer no refusal comes. Time alone adds a permit every
-//     RecoveryInterval without backpressure.
-//   - A refusal that would take the limit below Floor holds new attempts
-//     back for a probe interval (1/Increase rounds, at most
-//     RecoveryInterval) instead.
-//   - After UnlimitedAfter without backpressure and without the limit being
-//     reached, the limit is out of the way again.
-//   - Other verdicts (unavailable, server and transport errors,
-//     cancellations, local refusals) say nothing of the host's capacity and
-//     change nothing.
+//   - The first refusal sets the limit to the other attempts in flight (or
+//     Initial). Each refusal of an attempt sent before the last counted one
+//     takes one permit off: the host did not take that one either. A burst
+//     of refusals thus leaves the limit at what the host took.
+//   - A refused probe (more in flight than the known level) takes the limit
+//     back to the attempts in flight, which the host does accept: no cut
+//     below it, so no slot sits idle.
+//   - A refusal within the known level means another client took room, or
+//     the host shrank: the limit gives back Decrease times what is in
+//     flight, so the client holding most gives back most.
+//   - Such refusals may instead not come from the load at all (one hot
+//     partition of several). When they are frequent, the limiter measures
+//     them at the current concurrency and at half of it: if they do not
+//     fall, they change nothing for a while.
+//   - While the limit is in use, healthy answers probe one permit above the
+//     known level, at a pace of Increase probes a round (a round is as many
+//     answers as the limit) for a backlog of 7 attempts waiting per permit,
+//     faster with a longer backlog (up to 4 times), slower with a shorter
+//     one (down to half): clients sharing a host converge to equal waits.
+//     A probe the host accepts for half a round becomes the known level,
+//     and the next probe follows at once, so capacity that returns is used
+//     within a few rounds.
+//   - Time adds a permit every RecoveryInterval without backpressure, and
+//     after UnlimitedAfter without backpressure or the limit being reached,
+//     the limit is out of the way again.
+//   - A refusal that would take the limit below Floor holds waiting attempts
+//     back for a round instead; an attempt that finds nothing in flight and
+//     nobody waiting is never held, so a client alone on a host waits only
+//     what its retries say.
+//   - Unavailable answers, other server errors, transport errors,
+//     cancellations and local refusals say nothing of the host's capacity:
+//     an outage leaves the limit as it was.
 //
-// LAW.md, beside this file, records the simulations that chose this law.
+// Job activations ([verdict.RouteOf] /v2/jobs/activation) are long polls:
+// the gateway serves them, then parks them without using the cluster until
+// jobs come. While the limit is out of the way they take no permit; once it
+// holds, they go before the other attempts waiting, hold a permit while they
+// are served, and give it back after two rounds, when the gateway has
+// parked them. [HostStats].LongPolls counts those holding none.
+//
+// LAW.md, beside this file, records the simulations that chose this law. In
+// them (256 goroutines, a server of 32 slots), the limit sits at the
+// server's slots: 0.99 of its capacity used, 0.06% of attempts refused, the
+// 99th percentile within 4% of the queueing floor.
 //
 // # Contract
 //
 // A [Transport] is safe for concurrent use, never modifies the request it
 // is given, and returns next's response or error as they are. Attempts
-// that find no free permit wait in a first-come-first-served queue of at
-// most MaxWaiters per host. An attempt that gets no permit, because the
-// queue is full ([ErrQueueFull]) or its context ended while it waited,
-// fails with an error matching [verdict.ErrNotSent] (and the context's
-// error, or [verdict.ErrRefused]); its body is closed and nothing is sent.
-// An error from next is never one of these: once an attempt is handed on,
-// it may have reached the server.
+// that find no free permit wait in a queue of at most MaxWaiters per host,
+// first come first served after the long polls. An attempt that gets no
+// permit, because the queue is full ([ErrQueueFull]) or its context ended
+// while it waited, fails with an error matching [verdict.ErrNotSent] (and
+// the context's error, or [verdict.ErrRefused]); its body is closed and
+// nothing is sent. An error from next is never one of these: once an
+// attempt is handed on, it may have reached the server.
 //
 // Drain operations ([verdict.Drains]: job completion, failure and error,
 // user-task completion) pass without a permit and teach the limit nothing:
 // holding back what removes load would prolong the overload.
 //
 // [Hooks] report waits and queue refusals; [Transport.Stats] reports each
-// host's limit, attempts in flight and waiting when asked, for metrics and
-// status pages. Hooks never run under a lock, and a hook that panics
-// leaves nothing held. State is kept for at most MaxHosts hosts; beyond
-// that, idle hosts whose limit is out of the way are forgotten, and a new
-// host finding none passes unlimited.
+// host's limit, attempts in flight, waiting and long polls when asked, for
+// metrics and status pages. Hooks never run under a lock, and a hook that
+// panics leaves nothing held. State is kept for at most MaxHosts hosts;
+// beyond that, idle hosts whose limit is out of the way are forgotten, and
+// a new host finding none passes unlimited.
 //
 // While a host's limit is out of the way, an attempt costs two
 // compare-and-swaps: no lock, no allocation, no clock. No goroutine runs in
@@ -72,9 +96,9 @@
 // # Defaults
 //
 //	profile        Decrease  Increase  RecoveryInterval  UnlimitedAfter
-//	balanced       0.9       0.05      1s                30s
-//	conservative   0.8       0.02      2s                60s
-//	aggressive     0.95      0.1       500ms             10s
+//	balanced       0.95      0.02      1s                30s
+//	conservative   0.9       0.01      2s                60s
+//	aggressive     1         0.04      500ms             10s
 //	observe        as balanced, and never holds an attempt back
 //	off            a pass-through
 //

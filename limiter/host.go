@@ -29,10 +29,11 @@ type host struct {
 
 	word  atomic.Int64
 	epoch atomic.Uint64 // ctl.epoch, readable without the mutex
+	polls atomic.Int64  // long polls in flight that hold no permit
 
 	mu      sync.Mutex
 	ctl     control
-	head    *waiter // FIFO of waiting attempts
+	head    *waiter // queue of waiting attempts: long polls first, then FIFO
 	tail    *waiter
 	waiting int
 	timer   *time.Timer // wakes waiters when the limit grows with time
@@ -44,12 +45,24 @@ type waiter struct {
 	prev, next *waiter
 	permit     permit
 	granted    bool
+	poll       bool
 }
 
 // permit is what an attempt holds while in flight.
 type permit struct {
 	epoch uint64    // the epoch the attempt started in
 	start time.Time // when it started; zero while the limit is out of the way
+	// poll is set for a long poll. While the limit is out of the way it
+	// holds no permit (free); otherwise it holds one while the host serves
+	// it, and gives it back when the gateway has had the time to park it.
+	poll *poll
+	free bool
+}
+
+// poll is a long poll holding a permit.
+type poll struct {
+	timer  *time.Timer
+	parked bool // its permit went back; guarded by the host's mutex
 }
 
 func newHost(t *Transport, label string) *host {
@@ -60,6 +73,9 @@ func newHost(t *Transport, label string) *host {
 // flight or waiting, and reports whether it did: the hosts table's eviction
 // rule. An attempt that finds the mark looks its host up again.
 func (h *host) retire() bool {
+	if h.polls.Load() != 0 {
+		return false
+	}
 	if h.word.CompareAndSwap(0, goneBit) {
 		return true
 	}
@@ -75,27 +91,62 @@ func (h *host) retire() bool {
 	return h.word.CompareAndSwap(0, goneBit)
 }
 
-// acquire takes a permit for req, waiting for one if need be, and returns
-// how long it waited, or -1 when it did not queue. It fails with errGone when the host was retired
-// meanwhile, with a *queueFullError when too many wait, and with a
-// *waitError when req's context ended first.
-func (h *host) acquire(req *http.Request) (permit, time.Duration, error) {
+// tryAcquire takes a permit if the limit is out of the way, with a single
+// compare-and-swap, and returns the epoch the attempt starts in.
+func (h *host) tryAcquire() (uint64, bool) {
 	// The epoch is read before the permit is taken: an attempt that slips in
 	// as the first backpressure arrives belongs to the burst before it.
 	e := h.epoch.Load()
 	for {
 		w := h.word.Load()
 		if w&(limitedBit|goneBit) != 0 {
-			break
+			return 0, false
 		}
 		if h.word.CompareAndSwap(w, w+1) {
-			return permit{epoch: e}, -1, nil
+			return e, true
 		}
 	}
-	return h.acquireSlow(req)
 }
 
-func (h *host) acquireSlow(req *http.Request) (permit, time.Duration, error) {
+// tryRelease gives back a permit taken while the limit was out of the way,
+// if it still is, with a single compare-and-swap, and reports whether it
+// did.
+func (h *host) tryRelease() bool {
+	for {
+		w := h.word.Load()
+		if w&limitedBit != 0 {
+			return false
+		}
+		if h.word.CompareAndSwap(w, w-1) {
+			return true
+		}
+	}
+}
+
+// acquire takes a permit for req, a long poll or not, waiting for one if
+// need be (an attempt that is not a long poll has found tryAcquire fail),
+// and returns how long it waited, or -1 when it did not queue. It fails
+// with errGone when the host was retired meanwhile, with a
+// *queueFullError when too many wait, and with a *waitError when req's
+// context ended first.
+func (h *host) acquire(req *http.Request, longPoll bool) (permit, time.Duration, error) {
+	if longPoll {
+		// The epoch is read before the word: a long poll that slips in as
+		// the first backpressure arrives belongs to the burst before it.
+		e := h.epoch.Load()
+		if h.word.Load()&(limitedBit|goneBit) == 0 {
+			// Parked by the gateway without using the cluster, a long
+			// poll takes no permit while the limit is out of the way, so
+			// that it is not counted as load when the first refusal
+			// comes.
+			h.polls.Add(1)
+			return permit{epoch: e, free: true}, -1, nil
+		}
+	}
+	return h.acquireSlow(req, longPoll)
+}
+
+func (h *host) acquireSlow(req *http.Request, longPoll bool) (permit, time.Duration, error) {
 	h.mu.Lock()
 	if h.word.Load()&goneBit != 0 {
 		h.mu.Unlock()
@@ -106,12 +157,15 @@ func (h *host) acquireSlow(req *http.Request) (permit, time.Duration, error) {
 	h.advance(now)
 	h.grant(now)
 	n := int(h.word.Load() & countMask)
-	if h.head == nil && (h.ctl.admits(now, n) || h.t.observe) {
+	// A long poll goes before the ordinary attempts waiting, after the
+	// long polls waiting.
+	first := h.head == nil || longPoll && !h.head.poll
+	if first && (h.ctl.admits(now, n, h.head != nil) || h.t.observe) {
 		h.word.Add(1)
 		if n+1 >= h.ctl.permits() {
 			h.ctl.reached(now)
 		}
-		p := permit{h.ctl.epoch, now}
+		p := h.newPermit(now, longPoll)
 		h.mu.Unlock()
 		return p, -1, nil
 	}
@@ -120,7 +174,7 @@ func (h *host) acquireSlow(req *http.Request) (permit, time.Duration, error) {
 		h.mu.Unlock()
 		return permit{}, -1, &queueFullError{host: h.label, waiting: h.t.p.maxWaiters}
 	}
-	w := &waiter{ready: make(chan struct{})}
+	w := &waiter{ready: make(chan struct{}), poll: longPoll}
 	h.push(w)
 	h.arm(now)
 	h.mu.Unlock()
@@ -147,41 +201,104 @@ func (h *host) acquireSlow(req *http.Request) (permit, time.Duration, error) {
 	return permit{}, waited, &waitError{host: h.label, waited: waited, err: ctx.Err()}
 }
 
+// newPermit returns the permit of an attempt let in at now. For a long
+// poll it arms the timer that gives the permit back once the gateway has
+// had the time to serve it and park it: two rounds. h.mu is held.
+func (h *host) newPermit(now time.Time, longPoll bool) permit {
+	p := permit{epoch: h.ctl.epoch, start: now}
+	if longPoll {
+		hold := 2 * h.ctl.round
+		if hold == 0 {
+			hold = h.t.p.interval / 10
+		}
+		pl := &poll{}
+		pl.timer = time.AfterFunc(hold, func() { h.park(pl) })
+		p.poll = pl
+	}
+	return p
+}
+
+// park gives back the permit of a long poll the gateway has parked: it
+// waits for jobs without using the cluster's capacity, and holding its
+// permit would take the place of an attempt that does.
+func (h *host) park(pl *poll) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pl.parked || pl.timer == nil {
+		return // answered meanwhile
+	}
+	pl.parked = true
+	h.polls.Add(1)
+	h.word.Add(-1)
+	now := h.t.now()
+	h.advance(now)
+	h.grant(now)
+}
+
 // release returns the permit of an attempt and learns from its verdict:
 // backpressure lowers the limit, a success or a client error (the server is
 // up and answering) may raise it, and the rest says nothing about how much
 // the server can take.
 func (h *host) release(p permit, k verdict.Kind) {
-	if k != verdict.Backpressure {
-		for {
-			w := h.word.Load()
-			if w&limitedBit != 0 {
-				break
-			}
-			if h.word.CompareAndSwap(w, w-1) {
-				return
-			}
+	if p.free {
+		h.polls.Add(-1)
+		if k == verdict.Backpressure {
+			h.refused(p, false)
 		}
+		return
+	}
+	if p.poll != nil {
+		h.mu.Lock()
+		p.poll.timer.Stop()
+		parked := p.poll.parked
+		p.poll.timer, p.poll.parked = nil, true
+		h.mu.Unlock()
+		if parked {
+			h.polls.Add(-1)
+			if k == verdict.Backpressure {
+				h.refused(p, false)
+			}
+			return
+		}
+	} else if k != verdict.Backpressure && h.tryRelease() {
+		return
+	}
+	if k == verdict.Backpressure {
+		h.refused(p, true)
+		return
 	}
 	h.mu.Lock()
 	now := h.t.now()
-	n := int(h.word.Load() & countMask)
-	switch k {
-	case verdict.Backpressure:
-		h.ctl.backpressure(now, p.epoch, n)
-		h.epoch.Store(h.ctl.epoch)
-		h.word.Or(limitedBit)
-	case verdict.Success, verdict.ClientError:
+	if k == verdict.Success || k == verdict.ClientError {
 		var d time.Duration
-		if !p.start.IsZero() {
+		if !p.start.IsZero() && p.poll == nil {
 			d = now.Sub(p.start)
 		}
-		h.ctl.healthy(d, n, h.head != nil)
+		h.ctl.healthy(now, d, p.epoch, int(h.word.Load()&countMask), h.waiting)
 	}
 	h.word.Add(-1)
 	h.advance(now)
 	h.grant(now)
 	h.mu.Unlock()
+}
+
+// refused learns from backpressure to an attempt, which gives back its
+// permit if it holds one.
+func (h *host) refused(p permit, holds bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.t.now()
+	n := int(h.word.Load() & countMask)
+	if !holds {
+		n++ // counted as if it held one, to read the others in flight
+	}
+	h.ctl.backpressure(now, p.epoch, n, h.waiting)
+	h.word.Or(limitedBit)
+	if holds {
+		h.word.Add(-1)
+	}
+	h.advance(now)
+	h.grant(now)
 }
 
 // tick runs when the limit may have grown with time and attempts wait.
@@ -202,10 +319,11 @@ func (h *host) stats() HostStats {
 	h.advance(now)
 	h.grant(now)
 	return HostStats{
-		Host:     h.label,
-		Limit:    h.ctl.report(),
-		InFlight: int(h.word.Load() & countMask),
-		Waiting:  h.waiting,
+		Host:      h.label,
+		Limit:     h.ctl.report(),
+		InFlight:  int(h.word.Load() & countMask),
+		Waiting:   h.waiting,
+		LongPolls: int(h.polls.Load()),
 	}
 }
 
@@ -215,16 +333,19 @@ func (h *host) advance(now time.Time) {
 	if h.ctl.unlimited() {
 		h.word.And(^limitedBit)
 	}
+	if e := h.ctl.epoch; h.epoch.Load() != e {
+		h.epoch.Store(e)
+	}
 }
 
-// grant hands free permits to the waiters, first come first served, and
-// keeps the timer armed while some are left. h.mu is held.
+// grant hands free permits to the waiters in the queue's order, and keeps
+// the timer armed while some are left. h.mu is held.
 func (h *host) grant(now time.Time) {
-	for h.head != nil && h.ctl.admits(now, int(h.word.Load()&countMask)) {
+	for h.head != nil && h.ctl.admits(now, int(h.word.Load()&countMask), true) {
 		w := h.head
 		h.remove(w)
 		h.word.Add(1)
-		w.permit, w.granted = permit{h.ctl.epoch, now}, true
+		w.permit, w.granted = h.newPermit(now, w.poll), true
 		close(w.ready)
 	}
 	if h.head == nil {
@@ -257,14 +378,27 @@ func (h *host) disarm() {
 	}
 }
 
+// push queues w: a long poll after the long polls already waiting, any
+// other attempt last.
 func (h *host) push(w *waiter) {
-	w.prev = h.tail
-	if h.tail != nil {
-		h.tail.next = w
-	} else {
-		h.head = w
+	at := h.tail // w goes after at; nil: first
+	if w.poll {
+		at = nil
+		for x := h.head; x != nil && x.poll; x = x.next {
+			at = x
+		}
 	}
-	h.tail = w
+	w.prev = at
+	if at != nil {
+		w.next, at.next = at.next, w
+	} else {
+		w.next, h.head = h.head, w
+	}
+	if w.next != nil {
+		w.next.prev = w
+	} else {
+		h.tail = w
+	}
 	h.waiting++
 }
 

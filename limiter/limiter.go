@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ebb-go/ebb/internal/hosts"
@@ -87,23 +88,57 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.off || verdict.Drains(req) {
 		return t.next.RoundTrip(req)
 	}
-	key := verdict.HostOf(req)
+	key, longPoll := verdict.HostOf(req), isLongPoll(req)
+	h := t.hosts.Get(key)
+	if h == nil {
+		// More busy hosts than MaxHosts: this one goes unlimited.
+		return t.next.RoundTrip(req)
+	}
+	if !longPoll {
+		// The limit out of the way, as on a healthy cluster: a permit
+		// costs a compare-and-swap each way.
+		if e, ok := h.tryAcquire(); ok {
+			return t.send(h, e, req)
+		}
+	}
+	return t.roundTripSlow(h, key, longPoll, req)
+}
+
+// send sends req holding a permit taken while the limit was out of the way,
+// in epoch e.
+func (t *Transport) send(h *host, e uint64, req *http.Request) (*http.Response, error) {
+	done := false
+	defer func() {
+		if !done { // next panicked: the permit goes back all the same
+			h.release(permit{epoch: e}, verdict.Canceled)
+		}
+	}()
+	resp, err := t.next.RoundTrip(req)
+	// The permit goes back as soon as next returns, before the body is
+	// read: the server has answered, its slot is free, and a caller slow
+	// to read a large body must not hold back the attempts behind it.
+	done = true
+	if k := verdict.Of(req, resp, err).Kind; k == verdict.Backpressure || !h.tryRelease() {
+		h.release(permit{epoch: e}, k)
+	}
+	return resp, err
+}
+
+func (t *Transport) roundTripSlow(h *host, key verdict.Host, longPoll bool, req *http.Request) (*http.Response, error) {
 	var (
-		h      *host
 		p      permit
 		waited time.Duration
 		err    error
 	)
 	for {
-		if h = t.hosts.Get(key); h == nil {
-			// More busy hosts than MaxHosts: this one goes unlimited.
-			return t.next.RoundTrip(req)
-		}
-		if p, waited, err = h.acquire(req); err != errGone {
+		if p, waited, err = h.acquire(req, longPoll); err != errGone {
 			break
 		}
 		// Retired as we came: the table forgets it in a moment.
 		runtime.Gosched()
+		if h = t.hosts.Get(key); h == nil {
+			return t.next.RoundTrip(req)
+		}
 	}
 	if err != nil {
 		if req.Body != nil {
@@ -122,13 +157,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.hooks.OnWait(h.label, waited)
 	}
 	resp, err := t.next.RoundTrip(req)
-	// The permit goes back as soon as next returns, before the body is
-	// read: the server has answered, its slot is free, and a caller slow
-	// to read a large body must not hold back the attempts behind it.
 	done = true
 	h.release(p, verdict.Of(req, resp, err).Kind)
 	return resp, err
 }
+
+// isLongPoll reports whether req is a job activation, which the gateway
+// answers as a long poll (see the package doc). The suffix test spares
+// every other request the route lookup.
+func isLongPoll(req *http.Request) bool {
+	if req.Method != http.MethodPost || req.URL == nil {
+		return false
+	}
+	p := req.URL.Path
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	return strings.HasSuffix(p, activation) && verdict.RouteOf(p).Template == "/v2"+activation
+}
+
+const activation = "/jobs/activation"
 
 // report calls the hooks about an attempt that got no permit. Everything
 // the attempt held is given back by then, so a hook that panics leaves
@@ -166,6 +214,9 @@ type HostStats struct {
 	InFlight int
 	// Waiting counts the attempts waiting for a permit.
 	Waiting int
+	// LongPolls counts the job activations in flight that hold no permit:
+	// parked by the gateway, waiting for jobs (see the package doc).
+	LongPolls int
 }
 
 // Stats returns the state of each host the limiter keeps, sorted by host.

@@ -62,14 +62,14 @@ func TestValidate(t *testing.T) {
 	}{
 		{limiter.Settings{}, ""},
 		{limiter.Settings{Profile: limiter.Off}, ""},
-		{limiter.Settings{Floor: 2, Initial: 2, Decrease: 0.5, Increase: 1, RecoveryInterval: time.Second,
+		{limiter.Settings{Floor: 2, Initial: 2, Decrease: 1, Increase: 1, RecoveryInterval: time.Second,
 			UnlimitedAfter: -1, MaxWaiters: 1, MaxHosts: 1}, ""},
 		{limiter.Settings{Profile: 9}, "Profile = Profile(9): is not a known profile"},
 		{limiter.Settings{Floor: -1}, "Floor = -1: must not be negative"},
 		{limiter.Settings{Initial: -1}, "Initial = -1: must not be negative"},
 		{limiter.Settings{Floor: 4, Initial: 3}, "Initial = 3: must not be below Floor (4)"},
-		{limiter.Settings{Decrease: 1}, "Decrease = 1: must be in (0, 1)"},
-		{limiter.Settings{Decrease: -0.5}, "Decrease = -0.5: must be in (0, 1)"},
+		{limiter.Settings{Decrease: 1.5}, "Decrease = 1.5: must be in (0, 1]"},
+		{limiter.Settings{Decrease: -0.5}, "Decrease = -0.5: must be in (0, 1]"},
 		{limiter.Settings{Increase: 2}, "Increase = 2: must be in (0, 1]"},
 		{limiter.Settings{Increase: -1}, "Increase = -1: must be in (0, 1]"},
 		{limiter.Settings{RecoveryInterval: -time.Second}, "RecoveryInterval = -1s: must not be negative"},
@@ -124,13 +124,13 @@ func TestSettings(t *testing.T) {
 	tests := []struct {
 		give, want limiter.Settings
 	}{
-		{limiter.Settings{}, limiter.Settings{Floor: 1, Decrease: 0.9, Increase: 0.05, RecoveryInterval: time.Second,
+		{limiter.Settings{}, limiter.Settings{Floor: 1, Decrease: 0.95, Increase: 0.02, RecoveryInterval: time.Second,
 			UnlimitedAfter: 30 * time.Second, MaxWaiters: 1024, MaxHosts: 1024}},
 		{limiter.Settings{Profile: limiter.Conservative, MaxWaiters: 7}, limiter.Settings{Profile: limiter.Conservative,
-			Floor: 1, Decrease: 0.8, Increase: 0.02, RecoveryInterval: 2 * time.Second, UnlimitedAfter: time.Minute,
+			Floor: 1, Decrease: 0.9, Increase: 0.01, RecoveryInterval: 2 * time.Second, UnlimitedAfter: time.Minute,
 			MaxWaiters: 7, MaxHosts: 1024}},
 		{limiter.Settings{Profile: limiter.Aggressive, UnlimitedAfter: -1, Initial: 4}, limiter.Settings{Profile: limiter.Aggressive,
-			Floor: 1, Initial: 4, Decrease: 0.95, Increase: 0.1, RecoveryInterval: 500 * time.Millisecond, UnlimitedAfter: -1,
+			Floor: 1, Initial: 4, Decrease: 1, Increase: 0.04, RecoveryInterval: 500 * time.Millisecond, UnlimitedAfter: -1,
 			MaxWaiters: 1024, MaxHosts: 1024}},
 	}
 	for _, tt := range tests {
@@ -201,9 +201,11 @@ func TestUnlimitedUntilBackpressure(t *testing.T) {
 	})
 }
 
-// One burst of backpressure is one decrease: the answers to attempts that
-// started before the decrease are its tail, not new signals.
-func TestOneBurstOneDecrease(t *testing.T) {
+// A burst of refusals teaches the limit how many attempts the host took:
+// the first refusal sets it to the other attempts in flight, and each
+// refusal of an attempt sent before it takes one off, since the host did
+// not take that one either.
+func TestBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &testkit.Gate{}
 		lt := limiter.New(g, frozen())
@@ -214,29 +216,62 @@ func TestOneBurstOneDecrease(t *testing.T) {
 		calls := g.Take()
 		calls[0].Answer(testkit.ResourceExhausted)
 		waitIdle()
-		// The first refusal saw 49 others in flight.
 		if s := stats(t, lt); s.Limit != 49 {
 			t.Fatalf("limit %d after the first refusal, want 49", s.Limit)
 		}
-		// The 49 that follow started before the decrease.
-		answerAll(calls[1:], testkit.ResourceExhausted)
+		// The host took 10 of the 50: 39 more refusals.
+		answerAll(calls[1:40], testkit.ResourceExhausted)
 		waitIdle()
-		if s := stats(t, lt); s.Limit != 49 {
-			t.Fatalf("limit %d after the burst, want 49", s.Limit)
+		if s := stats(t, lt); s.Limit != 10 || s.InFlight != 10 {
+			t.Fatalf("%+v after the burst, want a limit of 10, 10 in flight", s)
 		}
-		// A second burst, started after the decrease, is a second signal,
-		// and again only one: 49 in flight against a host that took 49
-		// before, the first refusal sees 48 others and sheds a tenth.
-		for range 49 {
-			send(lt, newReq("POST", target))
-		}
+		answerAll(calls[40:], testkit.OK)
 		waitIdle()
-		answerAll(g.Take(), testkit.ResourceExhausted)
-		waitIdle()
-		if s := stats(t, lt); s.Limit != 43 {
-			t.Errorf("limit %d after the second burst, want 43", s.Limit)
+		if s := stats(t, lt); s.Limit != 10 {
+			t.Errorf("limit %d once the host answered, want 10", s.Limit)
 		}
 	})
+}
+
+// A refusal within the level the host accepted means another client took
+// room: the limit gives back that room, and no more (Decrease 1), or
+// Decrease times the attempts still in flight.
+func TestRoomTaken(t *testing.T) {
+	for _, tt := range []struct {
+		decrease float64
+		want     int
+	}{{1, 9}, {0.5, 4}} {
+		synctest.Test(t, func(t *testing.T) {
+			g := &testkit.Gate{}
+			s := frozen()
+			s.Decrease = tt.decrease
+			lt := limiter.New(g, s)
+			held := saturate(t, lt, g, 10) // limit 10, the host took 10
+			for range 20 {
+				send(lt, newReq("POST", target))
+			}
+			waitIdle()
+			// The ten are answered; ten sent since take their place.
+			answerAll(held, testkit.OK)
+			waitIdle()
+			held = g.Take()
+			if len(held) != 10 {
+				t.Fatalf("%d attempts let in, want 10", len(held))
+			}
+			// Another client took a slot: one of the ten is refused.
+			held[0].Answer(testkit.ResourceExhausted)
+			waitIdle()
+			if s := stats(t, lt); s.Limit != tt.want || s.InFlight != 9 {
+				t.Errorf("Decrease %v: %+v after room was taken, want a limit of %d, 9 in flight", tt.decrease, s, tt.want)
+			}
+			answerAll(held[1:], testkit.OK)
+			for range 4 {
+				waitIdle()
+				answerAll(g.Take(), testkit.OK)
+			}
+			waitIdle()
+		})
+	}
 }
 
 // Attempts beyond the limit wait, and go in the order they came as
@@ -533,29 +568,42 @@ func TestRecoveryOnTime(t *testing.T) {
 	})
 }
 
-// Healthy answers raise a limit in use, a permit every 1/Increase rounds.
-func TestGrowthFromAnswers(t *testing.T) {
+// Healthy answers raise a limit in use: a probe one permit above the
+// level the host accepts, at a pace set by Increase and the backlog; a
+// probe the host accepts for half a round is followed at once by the next.
+func TestProbing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &testkit.Gate{}
-		lt := limiter.New(g, limiter.Settings{Increase: 0.5, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
+		lt := limiter.New(g, limiter.Settings{Increase: 0.125, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
 		held := saturate(t, lt, g, 2)
-		for range 20 {
+		// 60 waiting for 2 permits: a long backlog, probing at 4 times
+		// Increase, half a permit a round.
+		for range 60 {
 			send(lt, newReq("POST", target))
 		}
 		waitIdle()
-		// With 2 permits and Increase 0.5, a round of answers adds half a
-		// permit, a little less as the limit grows: five answers make the
-		// third permit.
-		answered := 0
-		for stats(t, lt).Limit < 3 && answered < 10 {
+		var limits []int
+		for range 12 {
 			held[0].Answer(testkit.OK)
 			held = held[1:]
-			answered++
 			waitIdle()
 			held = append(held, g.Take()...)
+			limits = append(limits, stats(t, lt).Limit)
 		}
-		if s := stats(t, lt); s.Limit != 3 || answered != 5 {
-			t.Errorf("limit %d after %d answers; want 3 after 5", s.Limit, answered)
+		// Five answers to reach the probe (3), a little more than two
+		// rounds; it is accepted for half a round (2 answers), then the
+		// next probe (4, two answers), and the next (5, three answers).
+		want := []int{2, 2, 2, 2, 3, 3, 4, 4, 5, 5, 5, 6}
+		if !reflect.DeepEqual(limits, want) {
+			t.Errorf("limits %v, want %v", limits, want)
+		}
+		// A refused probe takes the limit back to the attempts the host
+		// accepts.
+		held[0].Answer(testkit.ResourceExhausted)
+		held = held[1:]
+		waitIdle()
+		if s := stats(t, lt); s.Limit != 5 || s.InFlight != 5 {
+			t.Errorf("%+v after a refused probe, want 5, 5 in flight", s)
 		}
 		for len(held) > 0 {
 			held[0].Answer(testkit.OK)
@@ -566,22 +614,26 @@ func TestGrowthFromAnswers(t *testing.T) {
 	})
 }
 
-// Backpressure that would take the limit below its floor holds new
-// attempts back for a probe's interval instead of letting the floor's
-// permits be refused one after another.
+// Backpressure that would take the limit below its floor holds waiters
+// back for a probe's interval, instead of letting the floor's permit be
+// refused from waiter to waiter. An attempt that finds nothing in flight
+// and nobody waiting is not held back: a client alone on a host waits what
+// its retries say.
 func TestFloorPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &testkit.Gate{}
 		lt := limiter.New(g, limiter.Settings{RecoveryInterval: time.Second, UnlimitedAfter: -1})
 		saturate(t, lt, g, 1)[0].Answer(testkit.OK)
-		// Refused with nothing else in flight: the decrease would go below
-		// the floor.
+		waitIdle()
+		// Refused with nothing else in flight and one waiting: the
+		// decrease would go below the floor.
 		ch := send(lt, newReq("POST", target))
+		waitIdle()
+		waiter := send(lt, newReq("POST", target))
 		waitIdle()
 		g.Take()[0].Answer(testkit.ResourceExhausted)
 		<-ch
 		start := time.Now()
-		ch = send(lt, newReq("POST", target))
 		waitIdle()
 		if n := len(g.Take()); n != 0 {
 			t.Fatalf("%d attempts let in during the pause", n)
@@ -594,9 +646,22 @@ func TestFloorPause(t *testing.T) {
 			t.Fatalf("%d attempts let in after %v", len(calls), time.Since(start))
 		}
 		calls[0].Answer(testkit.OK)
-		if r := <-ch; r.err != nil || r.took != time.Second {
-			t.Errorf("%v after %v", r.err, r.took)
+		if r := <-waiter; r.err != nil || r.took != time.Second {
+			t.Errorf("waiter: %v after %v", r.err, r.took)
 		}
+		// Alone: refused, then sent again at once.
+		ch = send(lt, newReq("POST", target))
+		waitIdle()
+		g.Take()[0].Answer(testkit.ResourceExhausted)
+		<-ch
+		ch = send(lt, newReq("POST", target))
+		waitIdle()
+		calls = g.Take()
+		if len(calls) != 1 {
+			t.Fatalf("alone after a refusal: %d attempts let in, want 1 at once", len(calls))
+		}
+		calls[0].Answer(testkit.OK)
+		<-ch
 	})
 }
 
@@ -879,4 +944,111 @@ func TestCloseIdleConnections(t *testing.T) {
 		}
 	}
 	limiter.New(testkit.Func(testkit.OK), limiter.Settings{}).CloseIdleConnections()
+}
+
+const activation = "http://sim.test/v2/jobs/activation"
+
+// While the limit is out of the way, job activations (long polls the
+// gateway parks) hold no permit: they are not counted as load when the
+// first refusal sets the limit.
+func TestLongPollsUnlimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
+		for range 4 {
+			send(lt, newReq("POST", activation))
+		}
+		for range 5 {
+			send(lt, newReq("POST", target))
+		}
+		waitIdle()
+		var polls, others []*testkit.Held
+		for _, c := range g.Take() {
+			if strings.HasSuffix(c.Req.URL.Path, "/activation") {
+				polls = append(polls, c)
+			} else {
+				others = append(others, c)
+			}
+		}
+		if len(polls) != 4 || len(others) != 5 {
+			t.Fatalf("%d long polls and %d others reached the base, want 4 and 5", len(polls), len(others))
+		}
+		if s := stats(t, lt); s.InFlight != 5 || s.LongPolls != 4 {
+			t.Errorf("%+v, want 5 in flight and 4 long polls", s)
+		}
+		others[0].Answer(testkit.ResourceExhausted)
+		waitIdle()
+		if s := stats(t, lt); s.Limit != 4 {
+			t.Errorf("limit %d after the first refusal, want 4: the long polls are not load", s.Limit)
+		}
+		answerAll(polls, testkit.OK)
+		answerAll(others[1:], testkit.OK)
+		waitIdle()
+		if s := stats(t, lt); s.InFlight != 0 || s.LongPolls != 0 {
+			t.Errorf("%+v at the end", s)
+		}
+	})
+}
+
+// Once the limit holds, a job activation goes before the attempts waiting,
+// holds a permit while the host serves it, and gives it back when the
+// gateway has had the time to park it.
+func TestLongPollPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		// No round measured yet: a long poll holds its permit a tenth of
+		// RecoveryInterval.
+		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
+		held := saturate(t, lt, g, 2)
+		for i := range 3 {
+			req := newReq("POST", target)
+			req.Header.Set("X-Order", fmt.Sprint(i))
+			send(lt, req)
+			waitIdle()
+		}
+		poll := send(lt, newReq("POST", activation))
+		waitIdle()
+		if s := stats(t, lt); s.Waiting != 4 {
+			t.Fatalf("%+v, want 4 waiting", s)
+		}
+		held[0].Answer(testkit.OK)
+		waitIdle()
+		calls := g.Take()
+		if len(calls) != 1 || !strings.HasSuffix(calls[0].Req.URL.Path, "/activation") {
+			t.Fatalf("%d attempts let in, want the long poll alone", len(calls))
+		}
+		p := calls[0]
+		if s := stats(t, lt); s.InFlight != 2 || s.LongPolls != 0 {
+			t.Errorf("%+v while the long poll is served, want 2 in flight, no long poll parked", s)
+		}
+		time.Sleep(100*time.Millisecond - time.Nanosecond)
+		waitIdle()
+		if n := len(g.Take()); n != 0 {
+			t.Fatalf("%d attempts let in before the long poll's permit came back", n)
+		}
+		time.Sleep(time.Nanosecond)
+		waitIdle()
+		calls = g.Take()
+		if len(calls) != 1 || calls[0].Req.Header.Get("X-Order") != "0" {
+			t.Fatalf("after 100ms, %d attempts let in, want the first waiter", len(calls))
+		}
+		if s := stats(t, lt); s.InFlight != 2 || s.LongPolls != 1 || s.Waiting != 2 {
+			t.Errorf("%+v once the long poll is parked, want 2 in flight, 1 long poll, 2 waiting", s)
+		}
+		// Its answer gives back no permit: it holds none.
+		p.Answer(testkit.OK)
+		if r := <-poll; r.err != nil {
+			t.Fatal(r.err)
+		}
+		waitIdle()
+		if n, s := len(g.Take()), stats(t, lt); n != 0 || s.InFlight != 2 || s.LongPolls != 0 {
+			t.Errorf("after the long poll's answer: %d let in, %+v; want none, 2 in flight", n, s)
+		}
+		answerAll(append(held[1:], calls...), testkit.OK)
+		for range 3 {
+			waitIdle()
+			answerAll(g.Take(), testkit.OK)
+		}
+		waitIdle()
+	})
 }

@@ -15,29 +15,29 @@ type Settings struct {
 	Profile Profile
 
 	// Floor is the lowest the limit goes, in attempts per host. When
-	// backpressure would take it lower, attempts beyond those still in
-	// flight are held back for a while instead (see the package doc). 0
-	// means 1.
+	// backpressure would take it lower, the attempts waiting are held back
+	// for a round instead (see the package doc). 0 means 1.
 	Floor int
 	// Initial is the limit set by the first backpressure a host sends while
 	// the limit is out of the way. 0 means the number of the host's other
 	// attempts in flight at that moment — what the server was just seen to
 	// accept — which needs no guess of the server's size.
 	Initial int
-	// Decrease is the factor of a decrease, in (0, 1). Backpressure to a
-	// probe takes the limit to Decrease times itself or to the attempts
-	// still in flight, whichever is lower; backpressure while fewer attempts
-	// are in flight than the host last accepted takes it to Decrease times
-	// those (see the package doc). At most one decrease per round of
-	// attempts. 0 means the profile's: 0.9 (0.8 for Conservative, 0.95 for
-	// Aggressive).
+	// Decrease is the factor applied to the attempts still in flight when
+	// the host refuses one within the level it was known to accept: another
+	// client took room, or the host shrank. In (0, 1]; 1 gives back only
+	// the room taken. (A refused probe takes the limit back to the attempts
+	// in flight, whatever Decrease.) Below 1, the client holding most gives
+	// back most, which brings clients sharing a host to even shares. 0 means
+	// the profile's: 0.95 (0.9 for Conservative, 1 for Aggressive).
 	Decrease float64
-	// Increase is how fast healthy answers raise the limit while it is in
-	// use, in permits per round of attempts (a round is as many answers as
-	// the limit), in (0, 1]; more than a permit above the level the host
-	// last accepted, growth turns exponential. It is also the pace at which
-	// a client held at its floor tries again. 0 means the profile's: 0.05
-	// (0.02 for Conservative, 0.1 for Aggressive).
+	// Increase is the pace of probing, in probes per round of attempts (a
+	// round is as many answers as the limit) for a client with 7 attempts
+	// waiting per permit; a client with a longer backlog probes faster (up
+	// to 4 times), one with a shorter one slower (down to half). Each probe
+	// is one permit above the level the host accepts; one the host accepts
+	// is followed at once by the next. In (0, 1]. 0 means the profile's:
+	// 0.02 (0.01 for Conservative, 0.04 for Aggressive).
 	Increase float64
 	// RecoveryInterval is the time without backpressure after which the
 	// limit grows by one permit, and again after each further interval,
@@ -101,8 +101,8 @@ func (s Settings) Validate() error {
 		return bad("Initial", s.Initial, "must not be negative")
 	case s.Initial > 0 && s.Initial < s.withDefaults().Floor:
 		return bad("Initial", s.Initial, fmt.Sprintf("must not be below Floor (%d)", s.withDefaults().Floor))
-	case !finite(s.Decrease) || s.Decrease < 0 || s.Decrease >= 1:
-		return bad("Decrease", s.Decrease, "must be in (0, 1)")
+	case !finite(s.Decrease) || s.Decrease < 0 || s.Decrease > 1:
+		return bad("Decrease", s.Decrease, "must be in (0, 1]")
 	case !finite(s.Increase) || s.Increase < 0 || s.Increase > 1:
 		return bad("Increase", s.Increase, "must be in (0, 1]")
 	case s.RecoveryInterval < 0:
@@ -122,8 +122,8 @@ func (s Settings) withDefaults() Settings {
 	d := Settings{
 		Profile:          s.Profile,
 		Floor:            1,
-		Decrease:         0.9,
-		Increase:         0.05,
+		Decrease:         0.95,
+		Increase:         0.02,
 		RecoveryInterval: time.Second,
 		UnlimitedAfter:   30 * time.Second,
 		MaxWaiters:       1024,
@@ -131,10 +131,10 @@ func (s Settings) withDefaults() Settings {
 	}
 	switch s.Profile {
 	case Conservative:
-		d.Decrease, d.Increase = 0.8, 0.02
+		d.Decrease, d.Increase = 0.9, 0.01
 		d.RecoveryInterval, d.UnlimitedAfter = 2*time.Second, time.Minute
 	case Aggressive:
-		d.Decrease, d.Increase = 0.95, 0.1
+		d.Decrease, d.Increase = 1, 0.04
 		d.RecoveryInterval, d.UnlimitedAfter = 500*time.Millisecond, 10*time.Second
 	}
 	set(&d.Floor, s.Floor)

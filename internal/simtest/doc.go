@@ -12,8 +12,16 @@
 // a chain of RoundTrippers, each group standing for one process — for a
 // simulated duration, and returns per-client counts: logical requests that
 // succeeded, failed or were cut short, attempts that reached the server and
-// how many of them it rejected. [Jain] scores how evenly a resource was
+// how many of them it rejected, per client and per [Step] of the run, and
+// how long each request took. [Jain] scores how evenly a resource was
 // shared.
+//
+// The server can also stand for the other situations a client meets: a hot
+// partition (a share refused at random whatever the load,
+// [Server.SetRandomRefusals]), an outage (503 UNAVAILABLE or refused
+// connections, [Server.SetOutage]), and Camunda's job activation, a long
+// poll that holds no slot while it waits for jobs ([ActivationPath],
+// [Server.SetJobs], [Server.SetLongPoll]).
 //
 // Everything is meant to run under testing/synctest: a minute of simulated
 // traffic takes milliseconds of real time, and every delay is exact.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +102,62 @@ type LoadResult struct {
 	// Timeline counts the requests that succeeded in each second of the
 	// run: Timeline[i] those that ended in [i s, i+1 s).
 	Timeline []int64
+	// Steps counts them in each [Step] of the run: Steps[i] those that
+	// ended in [i·Step, (i+1)·Step).
+	Steps []int64
+	// AttemptSteps and RejectedSteps count the attempts that reached the
+	// [Server], and those it refused with backpressure, in each Step, by
+	// the time they reached it.
+	AttemptSteps, RejectedSteps []int64
+	// Durations holds how long each logical request that ended took, from
+	// its first attempt to its final answer, failures included; Ends holds
+	// when each ended, as an offset from the start of the run.
+	Durations, Ends []time.Duration
+}
+
+// Step is the resolution of [LoadResult.Steps] and of
+// [Result.GoodputBetween].
+const Step = 100 * time.Millisecond
+
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) of the durations of the
+// load's requests, or 0 when none ended.
+func (l LoadResult) Quantile(q float64) time.Duration { return quantile(l.Durations, q) }
+
+// between returns the durations of the requests that ended in [from, to).
+func (l LoadResult) between(from, to time.Duration) []time.Duration {
+	var ds []time.Duration
+	for i, e := range l.Ends {
+		if e >= from && e < to {
+			ds = append(ds, l.Durations[i])
+		}
+	}
+	return ds
+}
+
+// Starved counts the clients that got fewer than frac times the mean number
+// of successes of the load's clients.
+func (l LoadResult) Starved(frac float64) int {
+	if len(l.Clients) == 0 {
+		return 0
+	}
+	mean := float64(l.Total.Succeeded) / float64(len(l.Clients))
+	n := 0
+	for _, c := range l.Clients {
+		if float64(c.Succeeded) < frac*mean {
+			n++
+		}
+	}
+	return n
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
 }
 
 // Total returns the sum of the counts of every load.
@@ -118,16 +176,45 @@ func (r Result) Goodput() float64 {
 }
 
 // GoodputBetween returns the successful requests per second of every load
-// together between two offsets from the start of the run, whole seconds.
+// together between two offsets from the start of the run, rounded down to
+// a [Step].
 func (r Result) GoodputBetween(from, to time.Duration) float64 {
 	var n int64
-	a, b := int(from/time.Second), int(to/time.Second)
+	a, b := int(from/Step), int(to/Step)
 	for _, l := range r.Loads {
-		for i := a; i < b && i < len(l.Timeline); i++ {
-			n += l.Timeline[i]
+		for i := a; i < b && i < len(l.Steps); i++ {
+			n += l.Steps[i]
 		}
 	}
-	return float64(n) / float64(b-a)
+	return float64(n) / (time.Duration(b-a) * Step).Seconds()
+}
+
+// RejectedBetween returns the share of the attempts of every load that
+// reached the server between two offsets from the start of the run, rounded
+// down to a [Step], that it refused with backpressure.
+func (r Result) RejectedBetween(from, to time.Duration) float64 {
+	var a, n int64
+	for _, l := range r.Loads {
+		for i := int(from / Step); i < int(to/Step) && i < len(l.AttemptSteps); i++ {
+			a += l.AttemptSteps[i]
+			n += l.RejectedSteps[i]
+		}
+	}
+	return ratio(n, a)
+}
+
+// Quantile returns the q-quantile of the durations of every load's
+// requests together.
+func (r Result) Quantile(q float64) time.Duration { return r.QuantileBetween(0, r.Duration, q) }
+
+// QuantileBetween returns the q-quantile of the durations of the requests
+// of every load that ended between two offsets from the start of the run.
+func (r Result) QuantileBetween(from, to time.Duration, q float64) time.Duration {
+	var all []time.Duration
+	for _, l := range r.Loads {
+		all = append(all, l.between(from, to)...)
+	}
+	return quantile(all, q)
 }
 
 // Run drives the loads for the simulated duration d and returns what their
@@ -141,15 +228,18 @@ func (r Result) GoodputBetween(from, to time.Duration) float64 {
 // results vary slightly from one run to the next.
 func Run(d time.Duration, loads ...Load) Result {
 	start := time.Now()
-	buckets := int((d + time.Second - 1) / time.Second)
+	steps := int((d + Step - 1) / Step)
 	res := Result{Duration: d, Loads: make([]LoadResult, len(loads))}
 	var wg sync.WaitGroup
 	for i, l := range loads {
 		lr := &res.Loads[i]
 		lr.Name = l.Name
 		lr.Clients = make([]Counts, l.Clients)
-		lr.Timeline = make([]int64, buckets)
-		timeline := make([]atomic.Int64, buckets)
+		lr.Timeline = make([]int64, (d+time.Second-1)/time.Second)
+		lr.Steps = make([]int64, steps)
+		timeline := make([]atomic.Int64, steps)
+		durations := make([][2][]time.Duration, l.Clients)
+		ls := &loadSteps{start: start, attempts: make([]atomic.Int64, steps), rejected: make([]atomic.Int64, steps)}
 		stop := l.Stop
 		if stop == 0 || stop > d {
 			stop = d
@@ -159,18 +249,23 @@ func Run(d time.Duration, loads ...Load) Result {
 		var lwg sync.WaitGroup
 		for c := range l.Clients {
 			lwg.Go(func() {
-				lr.Clients[c] = client(ctx, l, start, timeline)
+				lr.Clients[c] = client(ctx, l, start, timeline, &durations[c], ls)
 			})
 		}
 		wg.Go(func() {
 			lwg.Wait()
 			stopTimer.Stop()
 			cancel()
-			for b := range timeline {
-				lr.Timeline[b] = timeline[b].Load()
+			lr.AttemptSteps, lr.RejectedSteps = make([]int64, steps), make([]int64, steps)
+			for i := range timeline {
+				lr.Steps[i] = timeline[i].Load()
+				lr.AttemptSteps[i], lr.RejectedSteps[i] = ls.attempts[i].Load(), ls.rejected[i].Load()
+				lr.Timeline[time.Duration(i)*Step/time.Second] += lr.Steps[i]
 			}
-			for _, c := range lr.Clients {
-				lr.Total.add(c)
+			for c := range lr.Clients {
+				lr.Total.add(lr.Clients[c])
+				lr.Durations = append(lr.Durations, durations[c][0]...)
+				lr.Ends = append(lr.Ends, durations[c][1]...)
 			}
 		})
 	}
@@ -181,10 +276,36 @@ func Run(d time.Duration, loads ...Load) Result {
 type clientKey struct{}
 
 // counters are a client's attempts, counted by the Server through the
-// request's context.
-type counters struct{ attempts, rejected atomic.Int64 }
+// request's context, in total and per Step of its load.
+type counters struct {
+	attempts, rejected atomic.Int64
+	steps              *loadSteps
+}
 
-func client(ctx context.Context, l Load, start time.Time, timeline []atomic.Int64) Counts {
+// loadSteps counts a load's attempts and rejections per Step, by the time
+// they reached the server.
+type loadSteps struct {
+	start              time.Time
+	attempts, rejected []atomic.Int64
+}
+
+func (l *loadSteps) add(a []atomic.Int64) {
+	if i := int(time.Since(l.start) / Step); i >= 0 && i < len(a) {
+		a[i].Add(1)
+	}
+}
+
+func (c *counters) attempt() {
+	c.attempts.Add(1)
+	c.steps.add(c.steps.attempts)
+}
+
+func (c *counters) reject() {
+	c.rejected.Add(1)
+	c.steps.add(c.steps.rejected)
+}
+
+func client(ctx context.Context, l Load, start time.Time, timeline []atomic.Int64, durations *[2][]time.Duration, steps *loadSteps) Counts {
 	method, url := l.Method, l.URL
 	if method == "" {
 		method = http.MethodPost
@@ -196,7 +317,7 @@ func client(ctx context.Context, l Load, start time.Time, timeline []atomic.Int6
 	if pause == 0 {
 		pause = 100 * time.Millisecond
 	}
-	var cs counters
+	cs := counters{steps: steps}
 	ctx = context.WithValue(ctx, clientKey{}, &cs)
 	var c Counts
 	if !sleep(ctx, l.Start) {
@@ -229,12 +350,14 @@ func client(ctx context.Context, l Load, start time.Time, timeline []atomic.Int6
 		case err == nil && resp.StatusCode < 300:
 			c.Requests++
 			c.Succeeded++
-			if b := int(now.Sub(start) / time.Second); b < len(timeline) {
+			durations[0], durations[1] = append(durations[0], now.Sub(sent)), append(durations[1], now.Sub(start))
+			if b := int(now.Sub(start) / Step); b < len(timeline) {
 				timeline[b].Add(1)
 			}
 		default:
 			c.Requests++
 			c.Failed++
+			durations[0], durations[1] = append(durations[0], now.Sub(sent)), append(durations[1], now.Sub(start))
 			wait = max(wait, pause)
 		}
 		if now.Equal(sent) {

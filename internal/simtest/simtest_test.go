@@ -207,3 +207,132 @@ func TestServerJitter(t *testing.T) {
 		}
 	})
 }
+
+// A share of the requests is refused at random, whatever the load.
+func TestServerRandomRefusals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(100, 10*time.Millisecond)
+		srv.SetRandomRefusals(0.25)
+		res := Run(10*time.Second, Load{Transport: srv, Clients: 4, FailurePause: time.Millisecond})
+		st := srv.Stats()
+		share := float64(st.RandomlyRejected) / float64(st.Accepted+st.Rejected)
+		if share < 0.22 || share > 0.28 || st.Rejected != st.RandomlyRejected {
+			t.Errorf("%+v: %.3f refused at random, want about 0.25 and no other refusal", st, share)
+		}
+		if r := res.Total().RejectedShare(); math.Abs(r-share) > 1e-9 {
+			t.Errorf("clients saw %.3f refused, the server %.3f", r, share)
+		}
+	})
+}
+
+// During an outage every request gets the outage's answer, at once.
+func TestServerOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, 10*time.Millisecond)
+		srv.SetLatency(time.Millisecond)
+		req, _ := http.NewRequest(http.MethodPost, "http://sim.test/v2/process-instances", nil)
+		srv.SetOutage(OutageUnavailable)
+		start := time.Now()
+		resp, err := srv.RoundTrip(req)
+		if err != nil || resp.StatusCode != 503 || time.Since(start) != 2*time.Millisecond {
+			t.Fatalf("unavailable: %v, %v after %v", resp, err, time.Since(start))
+		}
+		if a := verdict.Of(req, resp, nil); a.Kind != verdict.Unavailable {
+			t.Errorf("verdict %v, want unavailable", a.Kind)
+		}
+		srv.SetOutage(OutageRefused)
+		_, err = srv.RoundTrip(req)
+		if a := verdict.Of(req, nil, err); a.Kind != verdict.TransportError || !a.NotSent {
+			t.Errorf("refused: %v is %+v, want a transport error, not sent", err, a)
+		}
+		srv.SetOutage(NoOutage)
+		if resp, err := srv.RoundTrip(req); err != nil || resp.StatusCode != 200 {
+			t.Errorf("after the outage: %v, %v", resp, err)
+		}
+		if st := srv.Stats(); st.Failed != 2 || st.Accepted != 1 || st.Rejected != 0 {
+			t.Errorf("Stats() = %+v", st)
+		}
+	})
+}
+
+// A job activation holds a slot for the service time, then takes a job or
+// waits for one, without its slot, for the long poll's time.
+func TestServerLongPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(1, 10*time.Millisecond)
+		srv.SetLongPoll(time.Second)
+		activate := func() <-chan time.Duration {
+			ch := make(chan time.Duration, 1)
+			go func() {
+				start := time.Now()
+				req, _ := http.NewRequest(http.MethodPost, "http://sim.test/zeebe"+ActivationPath, nil)
+				if resp, err := srv.RoundTrip(req); err != nil || resp.StatusCode != 200 {
+					t.Errorf("activation: %v, %v", resp, err)
+				}
+				ch <- time.Since(start)
+			}()
+			return ch
+		}
+		create := func() int {
+			req, _ := http.NewRequest(http.MethodPost, "http://sim.test/v2/process-instances", nil)
+			resp, _ := srv.RoundTrip(req)
+			return resp.StatusCode
+		}
+		// No job: it waits for the long poll's whole time, holding no
+		// slot meanwhile.
+		ch := activate()
+		time.Sleep(20 * time.Millisecond)
+		if code := create(); code != 200 {
+			t.Fatalf("a create beside a parked activation got %d", code)
+		}
+		// That create made a job, which the activation takes at once.
+		if d := <-ch; d != 30*time.Millisecond {
+			t.Errorf("activation answered after %v, want 30ms (when the job came)", d)
+		}
+		srv.SetJobs(false)
+		create()
+		if d := <-activate(); d != time.Second+10*time.Millisecond {
+			t.Errorf("activation without jobs answered after %v, want its service then the long poll's 1s", d)
+		}
+		if st := srv.Stats(); st.Activations != 1 || st.Parked != 2 {
+			t.Errorf("Stats() = %+v, want 1 activation, 2 parked", st)
+		}
+	})
+}
+
+// Run's finer figures: steps, shares of refusals between offsets,
+// quantiles of request durations, starved clients.
+func TestRunFigures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(2, 10*time.Millisecond)
+		time.AfterFunc(time.Second, func() { srv.SetSlots(1) })
+		res := Run(2*time.Second, Load{Transport: srv, Clients: 2, FailurePause: 10 * time.Millisecond})
+		lr := res.Loads[0]
+		if len(lr.Steps) != 20 || len(lr.AttemptSteps) != 20 {
+			t.Fatalf("%d steps, %d attempt steps, want 20", len(lr.Steps), len(lr.AttemptSteps))
+		}
+		// Two clients, 10ms each: 99 requests each end before 1s.
+		if g := res.GoodputBetween(0, time.Second); g != 198 {
+			t.Errorf("goodput in the first second %.1f, want 198", g)
+		}
+		if r := res.RejectedBetween(0, time.Second); r != 0 {
+			t.Errorf("%.3f refused in the first second, want none", r)
+		}
+		// One slot for two clients: every other attempt is refused.
+		if r := res.RejectedBetween(time.Second, 2*time.Second); r < 0.3 || r > 0.6 {
+			t.Errorf("%.3f refused in the second second, want about half", r)
+		}
+		if q := res.QuantileBetween(0, time.Second, 0.99); q != 10*time.Millisecond {
+			t.Errorf("p99 of the first second %v, want 10ms", q)
+		}
+		if q := lr.Quantile(0.5); q != 10*time.Millisecond {
+			t.Errorf("median %v, want 10ms", q)
+		}
+		if n := lr.Starved(0.5); n != 0 {
+			t.Errorf("%d starved", n)
+		}
+		if len(lr.Durations) != len(lr.Ends) || int64(len(lr.Durations)) != lr.Total.Requests {
+			t.Errorf("%d durations, %d ends, %d requests", len(lr.Durations), len(lr.Ends), lr.Total.Requests)
+		}
+	})
+}
