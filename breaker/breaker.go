@@ -1,7 +1,10 @@
 package breaker
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
@@ -146,9 +149,52 @@ func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	}
 	defer p.settle(excluded, nil) // does nothing once settled below
 	t.deliver(h, nil, nil)
-	resp, err := t.send(req)
+	resp, err := t.sendProbe(req)
 	p.settle(t.judge(req, resp, err), resp)
 	return t.deliver(h, resp, err)
+}
+
+// sendProbe sends a probe bounded by ProbeTimeout (plus a long poll's own
+// wait), unless the request's deadline comes sooner. A probe that runs out
+// of time is judged a failure: its error is a timeout, not the caller's
+// cancellation.
+func (t *Transport) sendProbe(req *http.Request) (*http.Response, error) {
+	d := t.s.ProbeTimeout
+	if d < 0 {
+		return t.send(req)
+	}
+	if req.URL != nil {
+		d += verdict.LongPoll(req, verdict.RouteOf(req.URL.Path))
+	}
+	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= d {
+		return t.send(req)
+	}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), d, errProbeTimeout)
+	resp, err := t.send(req.WithContext(ctx))
+	if resp == nil || resp.Body == nil {
+		cancel()
+		if err != nil && context.Cause(ctx) == errProbeTimeout && req.Context().Err() == nil {
+			err = fmt.Errorf("%w after %v: %w", errProbeTimeout, d, err)
+		}
+		return resp, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// errProbeTimeout is the cause of a probe cut off by ProbeTimeout.
+var errProbeTimeout = errors.New("breaker: probe timed out")
+
+// cancelBody releases a probe's context once its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // send passes req to the next RoundTripper and holds it to its contract: a

@@ -745,7 +745,7 @@ func TestDefaults(t *testing.T) {
 	want := Settings{
 		Window: 10 * time.Second, Bucket: time.Second, FailureRatio: 0.5, MinRequests: 10,
 		ConsecutiveFailures: 5, OpenTimeout: 100 * time.Millisecond, MaxOpenTimeout: 500 * time.Millisecond,
-		MaxRetryAfter: time.Minute, Probes: 1, MaxHosts: 1024,
+		MaxRetryAfter: time.Minute, Probes: 1, ProbeTimeout: 10 * time.Second, MaxHosts: 1024,
 	}
 	if got != want {
 		t.Fatalf("defaults %+v, want %+v", got, want)

@@ -161,8 +161,9 @@
 // below or of a hook reaches the caller, after a response the layer held is
 // closed, and leaves the breaker as if it had not happened. The only
 // goroutine it starts is its timer's, once a Bucket while requests flow. A
-// probe holds the breaker half-open until it returns, so give requests a
-// deadline (a context or http.Client.Timeout): a probe that never returns
-// keeps the host refused. Time comes from time.Now and time timers, so
+// probe holds the breaker half-open until it returns, so a probe is bounded
+// by Settings.ProbeTimeout (10s, plus a long poll's requestTimeout) unless
+// its deadline comes sooner: a host that never answers fails its probe and
+// the breaker opens again. Time comes from time.Now and time timers, so
 // tests run the layer under testing/synctest.
 package breaker

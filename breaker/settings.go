@@ -55,6 +55,14 @@ type Settings struct {
 	// them must succeed for the breaker to close, and the first failure
 	// opens it again. 0 means 1.
 	Probes int
+	// ProbeTimeout bounds a probe, from sending it to its response
+	// headers: a probe that gets no answer in time fails, and the breaker
+	// opens again, rather than hold the host refused while it waits on a
+	// server that never answers. A job activation's long poll gets its
+	// requestTimeout on top (verdict.LongPoll), so the bound never cuts it
+	// short. 0 means 10s; a negative value means no bound but the
+	// request's own deadline.
+	ProbeTimeout time.Duration
 	// MaxHosts bounds the number of hosts that have a breaker; see the
 	// package doc for which one gives way to a new host. 0 means 1024.
 	MaxHosts int
@@ -72,6 +80,7 @@ const (
 	defaultMaxOpenTimeout      = 500 * time.Millisecond
 	defaultMaxRetryAfter       = 60 * time.Second
 	defaultProbes              = 1
+	defaultProbeTimeout        = 10 * time.Second
 	defaultMaxHosts            = 1024
 )
 
@@ -161,6 +170,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.Probes == 0 {
 		s.Probes = defaultProbes
+	}
+	if s.ProbeTimeout == 0 {
+		s.ProbeTimeout = defaultProbeTimeout
 	}
 	if s.MaxHosts == 0 {
 		s.MaxHosts = defaultMaxHosts

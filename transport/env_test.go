@@ -175,6 +175,9 @@ func TestFromEnvBreaker(t *testing.T) {
 		{map[string]string{"EBB_BREAKER_PROBES": "3"}, breaker.Settings{Probes: 3}},
 		{map[string]string{"EBB_BREAKER_MAX_RETRY_AFTER": "2m"}, breaker.Settings{MaxRetryAfter: 2 * time.Minute}},
 		{map[string]string{"EBB_BREAKER_MAX_RETRY_AFTER": "off"}, breaker.Settings{MaxRetryAfter: -1}},
+		{map[string]string{"EBB_BREAKER_PROBE_TIMEOUT": "3s"}, breaker.Settings{ProbeTimeout: 3 * time.Second}},
+		{map[string]string{"EBB_BREAKER_PROBE_TIMEOUT": "off"}, breaker.Settings{ProbeTimeout: -1}},
+		{map[string]string{"EBB_ATTEMPT_TIMEOUT": "4s"}, breaker.Settings{ProbeTimeout: 4 * time.Second}},
 	}
 	for _, tt := range tests {
 		opts, err := envOf(tt.env)

@@ -51,6 +51,10 @@ func newConfig(opts []Option) config {
 	}
 	if c.attemptTimeoutSet {
 		c.retry.AttemptTimeout = c.attemptTimeout
+		if c.breaker.ProbeTimeout == 0 && c.attemptTimeout > 0 {
+			// The chain's attempt bound bounds the breaker's probes too.
+			c.breaker.ProbeTimeout = c.attemptTimeout
+		}
 	}
 	return c
 }
@@ -60,12 +64,14 @@ func newConfig(opts []Option) config {
 func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.retry = p }) }
 
 // WithAttemptTimeout bounds each attempt (retry.Policy.AttemptTimeout),
-// whatever the retry policy says: an attempt that has no response headers
-// after d is abandoned as a transport error, retried where that is safe. A
-// job activation's long poll gets its requestTimeout on top, so the bound
-// never cuts it short. 0 means no bound; the default is none, since a bound
-// costs a context per attempt, but a client whose requests carry no
-// deadline should set one.
+// whatever the retry policy says, and each probe of the breaker
+// (breaker.Settings.ProbeTimeout, unless that is set): an attempt that has
+// no response headers after d is abandoned as a transport error, retried
+// where that is safe. A job activation's long poll gets its requestTimeout
+// on top, so the bound never cuts it short. 0 means no bound. By default
+// only the breaker's probes are bounded (10s), since a bound costs a
+// context per attempt; a client whose requests carry no deadline should set
+// one.
 func WithAttemptTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.attemptTimeout, c.attemptTimeoutSet = d, true })
 }
