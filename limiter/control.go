@@ -52,7 +52,11 @@ type control struct {
 	// until bgUntil and change nothing.
 	bg      float64
 	bgUntil time.Time
-	test    test
+	// bgSeen says the last test found background refusals: when their
+	// hold ends and refusals within the known level come again, the test
+	// runs again at once, rather than after the limit has been cut for them.
+	bgSeen bool
+	test   test
 	// peak is the limit before the refusals within the known level that
 	// raised bg began: the level the test measures first.
 	peak float64
@@ -136,6 +140,13 @@ func (c *control) backpressure(now time.Time, epoch uint64, n, waiting int) {
 		c.measure(now, epoch, n, true)
 	case !c.probe(n) && now.Before(c.bgUntil):
 		// Background: not a sign of load.
+	case !c.probe(n) && c.bgSeen:
+		// Background before, maybe still: test again at the level the
+		// limit holds, before cutting it for refusals that may not be
+		// about load at all.
+		c.bgSeen = false
+		c.epoch++
+		c.test = test{phase: 1, epoch: c.epoch, from: c.limit}
 	case epoch != c.epoch:
 		// The tail of a burst already acted on: the host took one attempt
 		// fewer than counted then.
@@ -190,7 +201,7 @@ func (c *control) measure(now time.Time, epoch uint64, n int, refused bool) {
 	if n2 < 0.8*n1 && share1 < 0.5 && share2 >= 0.7*share1 {
 		// Fewer attempts in flight, as large a share refused: these
 		// refusals do not come from the load.
-		c.bgUntil = now.Add(bgHold)
+		c.bgUntil, c.bgSeen = now.Add(bgHold), true
 		c.limit = t.from
 	} else {
 		// They fall: the host is full. The limit stays at the lower level,
