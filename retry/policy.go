@@ -53,16 +53,16 @@ type Policy struct {
 	AttemptTimeout time.Duration
 }
 
-// Defaults of Policy, also used by transport.FromEnv's documentation.
+// Defaults of Policy, as its field comments give them.
 const (
-	DefaultMaxAttempts         = 5
-	DefaultInitialInterval     = 100 * time.Millisecond
-	DefaultMaxInterval         = 5 * time.Second
-	DefaultMultiplier          = 2.0
-	DefaultRandomizationFactor = 0.5
-	DefaultMaxRetryAfter       = 30 * time.Second
-	DefaultBudgetRatio         = 0.2
-	DefaultBudgetReserve       = 10
+	defaultMaxAttempts         = 5
+	defaultInitialInterval     = 100 * time.Millisecond
+	defaultMaxInterval         = 5 * time.Second
+	defaultMultiplier          = 2.0
+	defaultRandomizationFactor = 0.5
+	defaultMaxRetryAfter       = 30 * time.Second
+	defaultBudgetRatio         = 0.2
+	defaultBudgetReserve       = 10
 )
 
 // ErrInvalidPolicy is matched by every error [Policy.Validate] returns.
@@ -126,31 +126,31 @@ func (p *Policy) newBackOff() *backoff.ExponentialBackOff {
 // withDefaults returns p with every zero field set to its default.
 func (p Policy) withDefaults() Policy {
 	if p.MaxAttempts == 0 {
-		p.MaxAttempts = DefaultMaxAttempts
+		p.MaxAttempts = defaultMaxAttempts
 	}
 	if p.InitialInterval == 0 {
-		p.InitialInterval = DefaultInitialInterval
+		p.InitialInterval = defaultInitialInterval
 	}
 	if p.MaxInterval == 0 {
-		p.MaxInterval = DefaultMaxInterval
+		p.MaxInterval = defaultMaxInterval
 	}
 	if p.Multiplier == 0 {
-		p.Multiplier = DefaultMultiplier
+		p.Multiplier = defaultMultiplier
 	}
 	switch {
 	case p.RandomizationFactor == 0:
-		p.RandomizationFactor = DefaultRandomizationFactor
+		p.RandomizationFactor = defaultRandomizationFactor
 	case p.RandomizationFactor < 0:
 		p.RandomizationFactor = 0
 	}
 	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = DefaultMaxRetryAfter
+		p.MaxRetryAfter = defaultMaxRetryAfter
 	}
 	if p.BudgetRatio == 0 {
-		p.BudgetRatio = DefaultBudgetRatio
+		p.BudgetRatio = defaultBudgetRatio
 	}
 	if p.BudgetReserve == 0 {
-		p.BudgetReserve = DefaultBudgetReserve
+		p.BudgetReserve = defaultBudgetReserve
 	}
 	return p
 }
