@@ -227,6 +227,7 @@ func (rep *Report) Markdown(dir string) string {
 		{"goodput / capacity", ScenarioSteady, FigGoodput, kRatio},
 		{"wasted attempts", ScenarioSteady, FigWasted, kPct},
 		{"failed", ScenarioSteady, FigFailed, kPct},
+		{"of which refused locally", ScenarioSteady, FigFailedLocal, kPct},
 		{"p50", ScenarioSteady, FigP50, kMS},
 		{"p99", ScenarioSteady, FigP99, kMS},
 		{"p99 / floor", ScenarioSteady, FigP99Floor, kRatio},
@@ -247,6 +248,8 @@ func (rep *Report) Markdown(dir string) string {
 				{"attempts/s during the outage", o, FigOutageAttPerS, kRate},
 				{"× no retry", o, FigOutageShare, kPct},
 				{"failed requests", o, FigFailed, kPct},
+				{"of which refused locally", o, FigFailedLocal, kPct},
+				{"refused locally/s from the outage on", o, FigLocalPerS, kRate},
 			}, nil)
 		}
 	}
@@ -276,6 +279,7 @@ func (rep *Report) Markdown(dir string) string {
 		{"× ebb, limiter off", ScenarioHot, FigVsNoLimit, kRatio},
 		{"wasted attempts", ScenarioHot, FigWasted, kPct},
 		{"failed", ScenarioHot, FigFailed, kPct},
+		{"of which refused locally", ScenarioHot, FigFailedLocal, kPct},
 		{"p99", ScenarioHot, FigP99, kMS},
 		{"starved", ScenarioHot, FigStarved, kCount},
 		{"Jain, goroutines", ScenarioHot, FigJain, kJain},
@@ -297,6 +301,7 @@ func (rep *Report) Markdown(dir string) string {
 			{"largest share", f.scenario, FigShareMax, kRatio},
 			{"wasted attempts", f.scenario, FigWasted, kPct},
 			{"failed", f.scenario, FigFailed, kPct},
+			{"of which refused locally", f.scenario, FigFailedLocal, kPct},
 			{"p99", f.scenario, FigP99, kMS},
 			{"p99 / floor", f.scenario, FigP99Floor, kRatio},
 			{"starved", f.scenario, FigStarved, kCount},
@@ -354,7 +359,7 @@ func short(commit string) string {
 func loadOnes(lines []string) []string {
 	var out []string
 	for _, l := range lines {
-		out = append(out, strings.Fields(l+" ?")[0])
+		out = append(out, strings.Fields(l + " ?")[0])
 	}
 	return out
 }

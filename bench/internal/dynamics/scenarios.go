@@ -22,6 +22,7 @@ const (
 	FigGoodput       = "goodput"         // ok_per_s / capacity
 	FigWasted        = "wasted"          // share of attempts not answered 2xx
 	FigFailed        = "failed"          // share of logical requests that failed
+	FigFailedLocal   = "failed_local"    // share of logical requests that failed without an attempt
 	FigP50           = "p50_ms"          // latency of logical requests
 	FigP99           = "p99_ms"          //
 	FigP99Floor      = "p99_floor"       // p99 / (goroutines / capacity)
@@ -41,6 +42,7 @@ const (
 	FigOutageAtt     = "outage_attempts" // outage: attempts sent during the outage
 	FigOutageAttPerS = "outage_attempts_per_s"
 	FigOutageShare   = "outage_share"   // outage: outage_attempts / those of the client without retries
+	FigLocalPerS     = "local_per_s"    // outage: requests failed without an attempt, per second from the outage on
 	FigRefill        = "refill_s"       // halve: to 90% of capacity, from the slots' return
 	FigHalved        = "halved_goodput" // halve: goodput while halved / (capacity / 2)
 )
@@ -117,16 +119,17 @@ func (e *env) probe(ctx context.Context) Record {
 // waste, failures, latency, starvation and fairness.
 func (e *env) closed(r *Record, res []load.Result, measure time.Duration) {
 	var (
-		ok, requests, failed, attempts, attemptsOK int64
-		per                                        []float64
-		starved, goroutines                        int
-		lat                                        stats.Hist
+		ok, requests, failed, local, attempts, attemptsOK int64
+		per                                               []float64
+		starved, goroutines                               int
+		lat                                               stats.Hist
 	)
 	for _, x := range res {
 		w := x.Window
 		ok += w.OK
 		requests += w.Requests
 		failed += w.Failed
+		local += w.FailedLocal
 		attempts += w.Attempts
 		attemptsOK += w.AttemptsOK
 		for _, n := range w.PerGoroutine {
@@ -152,6 +155,7 @@ func (e *env) closed(r *Record, res []load.Result, measure time.Duration) {
 	f[FigGoodput] = stats.Num(rate / e.capacity)
 	f[FigWasted] = ratio(attempts-attemptsOK, attempts)
 	f[FigFailed] = ratio(failed, requests)
+	f[FigFailedLocal] = ratio(local, requests)
 	f[FigP50] = stats.Num(float64(lat.Quantile(0.50)) / float64(time.Millisecond))
 	p99 := lat.Quantile(0.99)
 	f[FigP99] = stats.Num(float64(p99) / float64(time.Millisecond))
@@ -309,12 +313,16 @@ func (e *env) outage(ctx context.Context, lib string, o Outage) Record {
 	att := stats.Sum(res[0].Series.Attempts, bucket, stats.Span{From: startAt, To: endAt})
 	f[FigOutageAtt] = stats.Num(att)
 	f[FigOutageAttPerS] = stats.Num(float64(att) / (endAt - startAt).Seconds())
-	var ok, failed int64
-	for i := range res[0].Series.OK {
-		ok += res[0].Series.OK[i]
-		failed += res[0].Series.Failed[i]
+	var ok, failed, local int64
+	x := res[0].Series
+	for i := range x.OK {
+		ok += x.OK[i]
+		failed += x.Failed[i]
+		local += x.FailedLocal[i]
 	}
 	f[FigFailed] = ratio(failed, ok+failed)
+	f[FigFailedLocal] = ratio(local, ok+failed)
+	f[FigLocalPerS] = stats.Num(stats.Rate(x.FailedLocal, bucket, stats.Span{From: startAt, To: stop}))
 	r.Accepted, r.Events, r.Failures, r.StopS = acc, c.Events, res[0].Failures, stop.Seconds()
 	return r
 }

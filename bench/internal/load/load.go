@@ -1,26 +1,3 @@
-// Package load is the client of the dynamics harness (cmd/loadclient): one
-// process driving goroutines in closed loops through one contender (package
-// contender) against the slot server, and reporting what it saw as JSON.
-//
-// Each goroutine sends a logical request — a POST of
-// {"processDefinitionId":"order"} to /v2/process-instances with its own
-// context of Timeout (10s) — waits for its final answer, reads the body,
-// and sends the next at once. A request succeeds when its final answer is a
-// 2xx; anything else, an error included, is a failure.
-//
-// Time is measured from an instant T0 shared with the server and the other
-// processes of a run (wall clock, on one machine): goroutines start at
-// T0+Start and send no new request after T0+Stop, when the requests still
-// in flight are cancelled and left out of every count. Every attempt is
-// counted below the contender, on the base transport, in 100ms buckets by
-// the instant it was sent; every logical request in buckets by the instant
-// its answer came. Latencies, per-goroutine successes and the attempt
-// totals of Result.Window cover the requests that ended (attempts that
-// started) inside Window.
-//
-// Every contender gets the same base, a clone of http.DefaultTransport
-// keeping up to 1024 idle connections per host, so that the contenders
-// differ in their policies and never in their connection pools.
 package load
 
 import (
@@ -101,8 +78,7 @@ type Result struct {
 	// EachMS lists the duration of each logical request in the order they
 	// ended, when Config.Requests is positive (at most 10,000).
 	EachMS []float64 `json:"each_ms,omitempty"`
-	// EachAttempts lists the attempts each of those requests took, when
-	// there was one goroutine.
+	// EachAttempts lists the attempts each of those requests took.
 	EachAttempts []int64 `json:"each_attempts,omitempty"`
 	// EachOK says which of them succeeded.
 	EachOK []bool `json:"each_ok,omitempty"`
@@ -126,6 +102,9 @@ type Series struct {
 	// OK and Failed count logical requests by the instant they ended.
 	OK     []int64 `json:"ok"`
 	Failed []int64 `json:"failed"`
+	// FailedLocal are the failed requests that sent no attempt: refused
+	// inside the client (an open breaker, a full queue).
+	FailedLocal []int64 `json:"failed_local"`
 }
 
 // Tally counts what happened in the window.
@@ -135,6 +114,8 @@ type Tally struct {
 	Requests int64 `json:"requests"`
 	OK       int64 `json:"ok"`
 	Failed   int64 `json:"failed"`
+	// FailedLocal are the failed requests that sent no attempt.
+	FailedLocal int64 `json:"failed_local"`
 	// Attempts, AttemptsOK and AttemptErrors count the attempts sent in
 	// the window.
 	Attempts      int64 `json:"attempts"`
@@ -150,7 +131,7 @@ type recorder struct {
 	cfg    Config
 	window struct{ from, to time.Time }
 
-	attempts, attemptsOK, attemptErrors, ok, failed []atomic.Int64
+	attempts, attemptsOK, attemptErrors, ok, failed, failedLocal []atomic.Int64
 
 	wAttempts, wAttemptsOK, wAttemptErrors atomic.Int64
 }
@@ -164,6 +145,7 @@ func newRecorder(cfg Config) *recorder {
 		attemptErrors: make([]atomic.Int64, n),
 		ok:            make([]atomic.Int64, n),
 		failed:        make([]atomic.Int64, n),
+		failedLocal:   make([]atomic.Int64, n),
 	}
 	r.window.from = cfg.T0.Add(cfg.Window.From)
 	r.window.to = cfg.T0.Add(cfg.Window.To)
@@ -191,19 +173,23 @@ func add(a []atomic.Int64, i int) {
 	}
 }
 
+// attemptsKey is the context key of a logical request's attempt counter,
+// which the contenders pass down to every attempt with the request's
+// context.
+type attemptsKey struct{}
+
 // counting is the base every contender is built over: it counts each
 // attempt and passes it on.
 type counting struct {
 	next http.RoundTripper
 	rec  *recorder
-	// perRequest counts the attempts of the lone goroutine's current
-	// request, for Result.EachAttempts.
-	perRequest atomic.Int64
 }
 
 func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
-	c.perRequest.Add(1)
+	if n, ok := req.Context().Value(attemptsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 	resp, err := c.next.RoundTrip(req)
 	r := c.rec
 	if err != nil && errors.Is(context.Cause(req.Context()), errStopped) {
@@ -241,6 +227,8 @@ func (c *counting) CloseIdleConnections() {
 // goroutine is what one loop collects on its own.
 type goroutine struct {
 	windowOK, runOK int64
+	windowLocal     int64
+	attempts        atomic.Int64 // of the current request
 	latency         stats.Hist
 	failures        map[string]int64
 	each            []float64
@@ -302,7 +290,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		g.failures = map[string]int64{}
 		wg.Go(func() {
 			defer returned.Add(1)
-			loop(run, cfg, client, target, rec, base, g)
+			loop(run, cfg, client, target, rec, g)
 		})
 	}
 	done := make(chan struct{})
@@ -350,6 +338,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	res.Window.OK = sum(res.Window.PerGoroutine)
+	for i := range gs {
+		res.Window.FailedLocal += gs[i].windowLocal
+	}
 	res.Window.Requests = res.Latency.N()
 	res.Window.Failed = res.Window.Requests - res.Window.OK
 	return res, nil
@@ -376,22 +367,22 @@ func (r *recorder) series() Series {
 		AttemptErrors: load(r.attemptErrors),
 		OK:            load(r.ok),
 		Failed:        load(r.failed),
+		FailedLocal:   load(r.failedLocal),
 	}
 }
 
 // loop is one goroutine's closed loop.
-func loop(run context.Context, cfg Config, client *http.Client, target string, rec *recorder, base *counting, g *goroutine) {
+func loop(run context.Context, cfg Config, client *http.Client, target string, rec *recorder, g *goroutine) {
+	counted := context.WithValue(run, attemptsKey{}, &g.attempts)
 	for n := 0; cfg.Requests == 0 || n < cfg.Requests; n++ {
 		if run.Err() != nil {
 			return
 		}
-		lone := cfg.Goroutines == 1
-		if lone {
-			base.perRequest.Store(0)
-		}
+		g.attempts.Store(0)
 		start := time.Now()
-		ok, reason := send(run, cfg.Timeout, client, target)
+		ok, reason := send(counted, cfg.Timeout, client, target)
 		end := time.Now()
+		local := !ok && g.attempts.Load() == 0
 		if !ok && run.Err() != nil {
 			// Cut short by the end of the run: it counts nowhere.
 			return
@@ -403,19 +394,23 @@ func loop(run context.Context, cfg Config, client *http.Client, target string, r
 		} else {
 			g.failures[reason]++
 			add(rec.failed, b)
+			if local {
+				add(rec.failedLocal, b)
+			}
 		}
 		if rec.inWindow(end) {
 			g.latency.Add(end.Sub(start))
 			if ok {
 				g.windowOK++
 			}
+			if local {
+				g.windowLocal++
+			}
 		}
 		if cfg.Requests > 0 && len(g.each) < maxEach {
 			g.each = append(g.each, float64(end.Sub(start))/float64(time.Millisecond))
 			g.eachOK = append(g.eachOK, ok)
-			if lone {
-				g.eachAttempts = append(g.eachAttempts, base.perRequest.Load())
-			}
+			g.eachAttempts = append(g.eachAttempts, g.attempts.Load())
 		}
 	}
 }

@@ -171,3 +171,32 @@ func TestMainPrintsItsResult(t *testing.T) {
 		t.Errorf("unknown lib: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// A request that sends no attempt failed inside the client; whatever the
+// contender's breaker does, the counts agree with the attempts each
+// request made.
+func TestLocalFailuresAreTheRequestsWithoutAttempts(t *testing.T) {
+	srv, url := server(t, slot.Settings{Service: time.Millisecond})
+	if err := srv.SetOutage("unavailable"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{
+		Lib: "ebb", URL: url, Goroutines: 1, Requests: 30,
+		T0: time.Now(), Stop: 20 * time.Second, Window: stats.Span{To: 20 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var without int64
+	for i, n := range res.EachAttempts {
+		if n == 0 {
+			without++
+			if res.EachOK[i] {
+				t.Errorf("request %d succeeded without an attempt", i)
+			}
+		}
+	}
+	if len(res.EachAttempts) != 30 || res.Window.FailedLocal != without || sum64(res.Series.FailedLocal) != without || res.Window.Failed != 30 {
+		t.Errorf("attempts %v: %d without one; window %+v; series %v", res.EachAttempts, without, res.Window, res.Series.FailedLocal)
+	}
+}
