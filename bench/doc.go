@@ -9,7 +9,7 @@
 // and charts.
 //
 //	cd bench && go test -run . -bench . -benchmem
-//	cd bench && go run ./cmd/dynamics            # about 70 minutes
+//	cd bench && go run ./cmd/dynamics            # 66 minutes
 //
 // The tests alone (go test ./...) take a few seconds: the overload runs are
 // simulated under testing/synctest, and nothing touches the network. The

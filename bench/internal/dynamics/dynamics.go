@@ -1,6 +1,7 @@
 package dynamics
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -271,11 +272,11 @@ func (rep *Report) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(rep, "", " ")
+	b, err := rep.marshal()
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), b, 0o644); err != nil {
 		return err
 	}
 	if err := rep.RenderCharts(dir); err != nil {
@@ -283,6 +284,39 @@ func (rep *Report) Write(dir string) error {
 	}
 	md := rep.Markdown("")
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644)
+}
+
+// marshal writes the report as JSON with a line per record, small enough
+// to keep in the repository and to read a diff of.
+func (rep *Report) marshal() ([]byte, error) {
+	var b bytes.Buffer
+	part := func(prefix string, v any) error {
+		j, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.WriteString(prefix)
+		b.Write(j)
+		return nil
+	}
+	if err := part(`{"meta":`, rep.Meta); err != nil {
+		return nil, err
+	}
+	b.WriteString(",\n\"records\":[")
+	for i, r := range rep.Records {
+		sep := ",\n"
+		if i == 0 {
+			sep = "\n"
+		}
+		if err := part(sep, r); err != nil {
+			return nil, err
+		}
+	}
+	if err := part("\n],\n\"summary\":", rep.Summary); err != nil {
+		return nil, err
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
 }
 
 // Read reads a results.json that Write wrote.
