@@ -1,9 +1,15 @@
 // Package bench measures ebb side by side with the libraries it competes
 // with: github.com/hashicorp/go-retryablehttp and github.com/failsafe-go/failsafe-go
 // (its failsafehttp package). It is a module of its own so that those
-// libraries never enter ebb's go.mod; it holds only tests and benchmarks.
+// libraries never enter ebb's go.mod. This package holds the in-process
+// comparisons, tests and benchmarks run under testing/synctest; the
+// dynamics harness (cmd/dynamics, with cmd/slotserver and cmd/loadclient)
+// measures the same contenders (internal/contender) over real loopback
+// with the server in a process of its own, and README.md has its tables
+// and charts.
 //
 //	cd bench && go test -run . -bench . -benchmem
+//	cd bench && go run ./cmd/dynamics            # 66 minutes
 //
 // The tests alone (go test ./...) take a few seconds: the overload runs are
 // simulated under testing/synctest, and nothing touches the network. The
@@ -16,7 +22,7 @@
 // # The contenders
 //
 // Each is configured as its documentation shows, with 5 attempts per
-// request (contenders_test.go has the exact settings):
+// request (package internal/contender has the exact settings):
 //
 //   - no retry: the simulated server itself;
 //   - go-retryablehttp: retryablehttp.NewClient() with its logger off,
