@@ -11,9 +11,10 @@
 //	                ebb_backpressure_total, ebb_attempts_per_request,
 //	                ebb_retries_total, ebb_retry_delay_seconds,
 //	                ebb_retry_budget_exhausted_total
-//	BreakerHooks    ebb_breaker_state, ebb_breaker_transitions_total,
-//	                ebb_breaker_rejections_total, and refused requests
+//	BreakerHooks    ebb_breaker_transitions_total, ebb_breaker_rejections_total,
+//	                and the requests it refuses (ebb_requests_total, outcome refused)
 //	LimiterHooks    ebb_limiter_wait_seconds, ebb_limiter_rejections_total
+//	WatchBreaker    ebb_breaker_state, read from the breaker's Stats at each scrape
 //	WatchLimiter    ebb_limiter_limit, ebb_limiter_in_flight, ebb_limiter_waiting,
 //	                read from the limiter's Stats at each scrape
 //
