@@ -174,7 +174,7 @@ func TestSimLoneClient(t *testing.T) {
 		var delays time.Duration
 		hooks := retry.Hooks{OnRetry: func(ev retry.Event) { mu.Lock(); delays += ev.Delay; mu.Unlock() }}
 		var n int
-		base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
 			mu.Lock()
 			n++
 			refuse := n%4 != 0
@@ -206,10 +206,6 @@ func TestSimLoneClient(t *testing.T) {
 		}
 	})
 }
-
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // A hot partition: a quarter of the attempts refused at random, whatever
 // the load. The refusals do not fall when concurrency falls, and the

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/internal/simtest"
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +26,13 @@ func TestBreakerTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base := &scripted{codes: []int{502}}
+		var healthy atomic.Bool
+		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
+			if healthy.Load() {
+				return testkit.OK(req)
+			}
+			return testkit.BadGateway(req)
+		})
 		once := retry.New(base, retry.Policy{MaxAttempts: 1}, retry.WithHooks(m.RetryHooks()))
 		br := breaker.New(once, breaker.Settings{OpenTimeout: time.Second}, breaker.WithHooks(m.BreakerHooks()))
 		m.WatchBreaker(br)
@@ -71,10 +79,7 @@ ebb_breaker_state{host="gw.test:8080"} %d
 		}
 
 		// After the open period the probe succeeds and closes it.
-		base.mu.Lock()
-		base.codes = []int{200}
-		base.n = 0
-		base.mu.Unlock()
+		healthy.Store(true)
 		time.Sleep(time.Second + time.Millisecond)
 		if err := send(); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -17,30 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-const exhausted = `{"type":"about:blank","title":"RESOURCE_EXHAUSTED","status":503}`
-
-// scripted answers each request with the next status of its list (the last
-// repeats).
-type scripted struct {
-	mu    sync.Mutex
-	codes []int
-	n     int
-}
-
-func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	code := s.codes[min(s.n, len(s.codes)-1)]
-	s.n++
-	s.mu.Unlock()
-	h := http.Header{}
-	body := "{}"
-	if code == 503 {
-		h.Set("Content-Type", "application/problem+json")
-		body = exhausted
-	}
-	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
-}
-
 // chain is the metrics-relevant part of transport's chain: retry, whose
 // hooks feed every per-request and per-attempt family.
 func chain(m *Metrics, base http.RoundTripper) http.RoundTripper {
@@ -54,7 +29,7 @@ func TestOneRetried503(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt := chain(m, &scripted{codes: []int{503, 200}})
+		rt := chain(m, testkit.NewScript(testkit.ResourceExhausted, testkit.OK))
 		req, _ := http.NewRequest("POST", "http://Gateway.test:8080/zeebe/v2/process-instances", strings.NewReader("{}"))
 		resp, err := rt.RoundTrip(req)
 		if err != nil || resp.StatusCode != 200 {
@@ -117,7 +92,7 @@ func TestLabelsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt := chain(m, &scripted{codes: []int{200}})
+		rt := chain(m, testkit.NewScript(testkit.OK))
 		for i := range 3000 {
 			// Thousands of job keys on a handful of hosts, and hosts beyond
 			// the bound.
@@ -195,7 +170,7 @@ func TestNativeHistograms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt := chain(m, &scripted{codes: []int{200}})
+		rt := chain(m, testkit.NewScript(testkit.OK))
 		req, _ := http.NewRequest("GET", "http://gw.test/v2/topology", nil)
 		if _, err := rt.RoundTrip(req); err != nil {
 			t.Fatal(err)
