@@ -1,10 +1,8 @@
 package breaker
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
@@ -12,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/bounded"
 	"github.com/ebb-go/ebb/internal/hosts"
 	"github.com/ebb-go/ebb/verdict"
 )
@@ -169,38 +168,24 @@ func (t *Transport) sendProbe(req *http.Request) (*http.Response, error) {
 	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= d {
 		return t.send(req)
 	}
-	ctx, cancel := context.WithTimeoutCause(req.Context(), d, errProbeTimeout)
-	resp, err := t.send(req.WithContext(ctx))
-	if resp == nil || resp.Body == nil {
-		cancel()
-		if err != nil && context.Cause(ctx) == errProbeTimeout && req.Context().Err() == nil {
-			err = fmt.Errorf("%w after %v: %w", errProbeTimeout, d, err)
-		}
-		return resp, err
+	resp, timedOut, err := bounded.RoundTrip(t.next, req, d)
+	if timedOut {
+		err = fmt.Errorf("%w after %v: %w", errProbeTimeout, d, err)
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
+	return t.contract(resp, err)
 }
 
-// errProbeTimeout is the cause of a probe cut off by ProbeTimeout.
+// errProbeTimeout marks a probe cut off by ProbeTimeout.
 var errProbeTimeout = errors.New("breaker: probe timed out")
-
-// cancelBody releases a probe's context once its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
 
 // send passes req to the next RoundTripper and holds it to its contract: a
 // response or an error, never both, never neither.
 func (t *Transport) send(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
+	return t.contract(t.next.RoundTrip(req))
+}
+
+// contract holds an answer of the next RoundTripper to its contract.
+func (t *Transport) contract(resp *http.Response, err error) (*http.Response, error) {
 	switch {
 	case err != nil && resp != nil:
 		if resp.Body != nil {

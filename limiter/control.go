@@ -198,8 +198,8 @@ func (c *control) measure(now time.Time, epoch uint64, n int, refused bool) {
 	}
 	share1, share2 := t.refused[1]/t.attempts[1], t.refused[2]/t.attempts[2]
 	n1, n2 := t.inFlight[1]/t.attempts[1], t.inFlight[2]/t.attempts[2]
-	if n2 < 0.8*n1 && share1 < 0.5 && share2 >= 0.7*share1 {
-		// Fewer attempts in flight, as large a share refused: these
+	if n2 < 0.8*n1 && share1 < 0.5 && share2 >= 0.5*share1 {
+		// Fewer attempts in flight, at least half the share refused: these
 		// refusals do not come from the load.
 		c.bgUntil, c.bgSeen = now.Add(bgHold), true
 		c.limit = t.from

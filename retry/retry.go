@@ -188,15 +188,7 @@ func (c *call) send(req *http.Request) (*http.Response, error) {
 	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) <= d {
 		return c.t.next.RoundTrip(req)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), d)
-	resp, err := c.t.next.RoundTrip(req.WithContext(ctx))
-	if resp == nil || resp.Body == nil {
-		cancel()
-		return resp, err
-	}
-	// The attempt's context must outlive RoundTrip: the caller reads the
-	// body under it.
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp, _, err := bounded.RoundTrip(c.t.next, req, d)
 	return resp, err
 }
 
@@ -356,16 +348,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// cancelBody releases an attempt's context once its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }

@@ -1,8 +1,10 @@
 package bounded
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -50,4 +52,32 @@ func Drain(r io.ReadCloser, limit int, timeout time.Duration) bool {
 	_, eof, _ := Read(r, limit, timeout)
 	r.Close()
 	return eof
+}
+
+// RoundTrip sends req through next under a deadline d from now, keeping the
+// deadline's context alive until the response's body is closed, since the
+// caller reads the body under it. timedOut reports that the attempt failed
+// because d ran out while the request's own context had not ended.
+func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration) (resp *http.Response, timedOut bool, err error) {
+	ctx, cancel := context.WithTimeout(req.Context(), d)
+	resp, err = next.RoundTrip(req.WithContext(ctx))
+	if resp == nil || resp.Body == nil {
+		cancel()
+		timedOut = err != nil && ctx.Err() != nil && req.Context().Err() == nil
+		return resp, timedOut, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, false, err
+}
+
+// cancelBody releases an attempt's context once its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
