@@ -82,7 +82,7 @@ func WithBreaker(s breaker.Settings) Option { return optionFunc(func(c *config) 
 
 // WithLimiter sets the adaptive concurrency limiter's settings; its zero
 // value is the balanced profile. Use limiter.Settings{Profile: limiter.Off}
-// for a chain without one. Hooks in s are called beside the chain's own.
+// for a chain without one.
 func WithLimiter(s limiter.Settings) Option { return optionFunc(func(c *config) { c.limiter = s }) }
 
 // WithLogger sets where the chain logs: each retry at debug level, each
