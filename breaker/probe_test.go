@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -17,10 +18,13 @@ import (
 // default protects the probe). A long poll's requestTimeout comes on top.
 func TestProbeTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var silent bool
+		var silent, refused bool
 		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
-			if silent {
+			switch {
+			case silent:
 				return testkit.Canceled(req) // waits for the request's context
+			case refused:
+				return nil, errors.New("connection refused")
 			}
 			return testkit.Unavailable(req)
 		})
@@ -38,7 +42,7 @@ func TestProbeTimeout(t *testing.T) {
 		silent = true
 		time.Sleep(time.Second) // past the open period
 		start := time.Now()
-		if err := post("/v2/process-instances", "{}"); err == nil || errors.Is(err, ErrOpen) {
+		if err := post("/v2/process-instances", "{}"); !errors.Is(err, errProbeTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("probe: %v, want the probe's timeout", err)
 		}
 		if d := time.Since(start); d != 2*time.Second {
@@ -48,8 +52,16 @@ func TestProbeTimeout(t *testing.T) {
 			t.Fatalf("after a probe timed out the breaker is %v, want open", st)
 		}
 
-		// A long poll as the probe: its requestTimeout (5s) comes on top.
+		// A probe that fails at once did not time out, and says so.
+		silent, refused = false, true
 		time.Sleep(time.Second)
+		if err := post("/v2/process-instances", "{}"); err == nil || errors.Is(err, errProbeTimeout) {
+			t.Fatalf("a refused probe: %v, want its own error, not a timeout", err)
+		}
+		silent, refused = true, false
+
+		// A long poll as the probe: its requestTimeout (5s) comes on top.
+		time.Sleep(2 * time.Second)
 		start = time.Now()
 		post("/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1,"requestTimeout":5000}`)
 		if d := time.Since(start); d != 7*time.Second {

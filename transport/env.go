@@ -43,9 +43,9 @@ import (
 //	EBB_RETRY_RANDOMIZATION               0.5      jitter: delay d in [d-f·d, d+f·d] (0 to 1; 0 = none)
 //	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
 //	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number > 0, or off)
-//	EBB_ATTEMPT_TIMEOUT                   off      bound on each attempt and each probe of the breaker; long polls get
-//	                                               their requestTimeout on top (Go duration > 0, or off; when off, only
-//	                                               probes are bounded, by EBB_BREAKER_PROBE_TIMEOUT)
+//	EBB_ATTEMPT_TIMEOUT                   off      bound on the wait for each attempt's and each probe's response headers;
+//	                                               long polls get their requestTimeout on top (Go duration > 0, or off;
+//	                                               when off, only probes are bounded, by EBB_BREAKER_PROBE_TIMEOUT)
 //	EBB_BREAKER                           on       circuit breaker (on or off)
 //	EBB_BREAKER_WINDOW                    10s      rolling window over which failures are counted (Go duration > 0)
 //	EBB_BREAKER_FAILURE_RATIO             0.5      trips at this share of failed requests (0 < r <= 1, or off)
@@ -56,7 +56,8 @@ import (
 //	                                               or off: every period is the first)
 //	EBB_BREAKER_MAX_RETRY_AFTER           60s      cap on a Retry-After holding the breaker open (Go duration > 0, or off)
 //	EBB_BREAKER_PROBES                    1        requests let through while half-open (>= 1)
-//	EBB_BREAKER_PROBE_TIMEOUT             10s      bound on a probe, plus a long poll's requestTimeout (Go duration > 0, or off)
+//	EBB_BREAKER_PROBE_TIMEOUT             10s      bound on the wait for a probe's response headers, plus a long poll's
+//	                                               requestTimeout (Go duration > 0, or off)
 //	EBB_LIMITER_PROFILE                   balanced adaptive concurrency limit: balanced, conservative, aggressive,
 //	  CAMUNDA_SDK_BACKPRESSURE_PROFILE              observe (track, never hold back) or off; the Camunda name
 //	                                                takes BALANCED, CONSERVATIVE, AGGRESSIVE and LEGACY (= observe)

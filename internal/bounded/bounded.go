@@ -3,6 +3,7 @@ package bounded
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -54,26 +55,54 @@ func Drain(r io.ReadCloser, limit int, timeout time.Duration) bool {
 	return eof
 }
 
-// RoundTrip sends req through next under a deadline d from now, keeping the
-// deadline's context alive until the response's body is closed, since the
-// caller reads the body under it. timedOut reports that the attempt failed
-// because d ran out while the request's own context had not ended.
+// ErrTimeout is the cause with which RoundTrip ends an attempt that had no
+// response headers within its bound. It matches context.DeadlineExceeded,
+// so that the attempt reads as a timeout, not as the caller's cancellation.
+var ErrTimeout = fmt.Errorf("no response headers within the attempt's bound: %w", context.DeadlineExceeded)
+
+// RoundTrip sends req through next, bounding the wait for its response
+// headers to d: the attempt's context ends with the cause [ErrTimeout] if
+// they have not come by then. The body is not bounded: once the headers
+// are in, the caller reads it under req's own context, and the attempt's
+// context ends when the body is closed. timedOut reports that the attempt
+// failed because d ran out while req's own context had not ended; a
+// response whose headers came just as d ran out is closed and counts as
+// timed out, since its body could no longer be read.
 func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration) (resp *http.Response, timedOut bool, err error) {
-	ctx, cancel := context.WithTimeout(req.Context(), d)
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(d, func() { cancel(ErrTimeout) })
 	resp, err = next.RoundTrip(req.WithContext(ctx))
-	if resp == nil || resp.Body == nil {
-		cancel()
-		timedOut = err != nil && ctx.Err() != nil && req.Context().Err() == nil
-		return resp, timedOut, err
+	inTime := timer.Stop()
+	if !inTime && req.Context().Err() == nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		cancel(nil)
+		switch {
+		case err == nil:
+			// Headers that came as the bound ran out: the body can no
+			// longer be read.
+			err = ErrTimeout
+		case !errors.Is(err, context.DeadlineExceeded):
+			// A next RoundTripper that reported the end of its context
+			// by ctx.Err() rather than its cause: keep its words, not its
+			// context.Canceled, which would read as the caller's doing.
+			err = fmt.Errorf("%w (%v)", ErrTimeout, err)
+		}
+		return nil, true, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	if resp == nil || resp.Body == nil {
+		cancel(nil)
+		return resp, false, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, false, err
 }
 
 // cancelBody releases an attempt's context once its body is closed.
 type cancelBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel func()
 }
 
 func (b *cancelBody) Close() error {

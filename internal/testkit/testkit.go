@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -83,7 +84,7 @@ var (
 // net/http does when the caller gives up.
 func Canceled(req *http.Request) (*http.Response, error) {
 	<-req.Context().Done()
-	return nil, req.Context().Err()
+	return nil, context.Cause(req.Context())
 }
 
 // Body is a response or request body that records how it was used.
@@ -216,7 +217,7 @@ func (g *Gate) RoundTrip(req *http.Request) (*http.Response, error) {
 	case step := <-h.answer:
 		return step(req)
 	case <-req.Context().Done():
-		return nil, req.Context().Err()
+		return nil, context.Cause(req.Context())
 	}
 }
 

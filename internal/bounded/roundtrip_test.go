@@ -1,0 +1,212 @@
+package bounded
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestDrain(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		limit   int
+		wantEOF bool
+	}{
+		{"within the limit", "hello", 10, true},
+		{"beyond the limit", "hello world", 5, false},
+		{"empty", "", 5, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &readCloser{Reader: strings.NewReader(tt.give)}
+			if got := Drain(r, tt.limit, time.Second); got != tt.wantEOF {
+				t.Errorf("Drain = %v, want %v", got, tt.wantEOF)
+			}
+			if !r.closed {
+				t.Error("the body was not closed")
+			}
+		})
+	}
+}
+
+func TestDrainStalled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &stallBody{prefix: "abc", done: make(chan struct{})}
+		start := time.Now()
+		if Drain(b, 1<<10, 100*time.Millisecond) {
+			t.Error("a stalled body was reported read to its end")
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("returned after %v, want 100ms", d)
+		}
+	})
+}
+
+// fnRT is an http.RoundTripper made of a function.
+type fnRT func(*http.Request) (*http.Response, error)
+
+func (f fnRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func newReq(t *testing.T, ctx context.Context) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://sim.test/v2/topology", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// The bound covers the wait for the headers only: the body is read under
+// the caller's context, also after the bound, and the attempt's context
+// ends when the body is closed.
+func TestRoundTripBoundsHeadersOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen context.Context
+		next := fnRT(func(r *http.Request) (*http.Response, error) {
+			seen = r.Context()
+			time.Sleep(100 * time.Millisecond) // headers within the bound
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok"))}, nil
+		})
+		req := newReq(t, context.Background())
+		resp, timedOut, err := RoundTrip(next, req, time.Second)
+		if err != nil || timedOut {
+			t.Fatalf("RoundTrip = %v, %v", timedOut, err)
+		}
+		if req.Context() == seen {
+			t.Fatal("the caller's request was given to next as it is")
+		}
+		time.Sleep(5 * time.Second) // far past the bound
+		if seen.Err() != nil {
+			t.Fatalf("the attempt's context ended before the body was closed: %v", seen.Err())
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Fatalf("body %q", b)
+		}
+		resp.Body.Close()
+		if !errors.Is(seen.Err(), context.Canceled) {
+			t.Fatalf("after Close the attempt's context is %v, want canceled", seen.Err())
+		}
+	})
+}
+
+func TestRoundTripTimedOut(t *testing.T) {
+	// next waits for its context, as net/http's Transport waiting for
+	// headers does, and reports its cause.
+	wait := fnRT(func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return nil, context.Cause(r.Context())
+	})
+	fail := errors.New("connection refused")
+	tests := []struct {
+		name         string
+		next         http.RoundTripper
+		parent       time.Duration // the caller's own deadline; 0: none
+		want         time.Duration // how long RoundTrip takes
+		wantTimedOut bool
+	}{
+		{"the bound runs out", wait, 0, 250 * time.Millisecond, true},
+		{"the caller's deadline comes first", wait, 100 * time.Millisecond, 100 * time.Millisecond, false},
+		{"a quick failure is not a timeout", fnRT(func(*http.Request) (*http.Response, error) { return nil, fail }), 0, 0, false},
+		{"an answer without a body", fnRT(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: 204}, nil }), 0, 0, false},
+		{"a next that reports ctx.Err()", fnRT(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}), 0, 250 * time.Millisecond, true},
+		{"headers just as the bound runs out", fnRT(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("late"))}, nil
+		}), 0, 250 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tt.parent > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.parent)
+					defer cancel()
+				}
+				start := time.Now()
+				resp, timedOut, err := RoundTrip(tt.next, newReq(t, ctx), 250*time.Millisecond)
+				if d := time.Since(start); d != tt.want {
+					t.Errorf("returned after %v, want %v", d, tt.want)
+				}
+				if timedOut != tt.wantTimedOut {
+					t.Errorf("timedOut = %v (err %v), want %v", timedOut, err, tt.wantTimedOut)
+				}
+				if timedOut && (!errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+					t.Errorf("err = %v, want ErrTimeout, a deadline and not a cancellation", err)
+				}
+				if resp != nil && resp.Body != nil {
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+// Over loopback: net/http's Transport, waiting for the headers of a server
+// that never sends them, gives up after the bound with ErrTimeout, and the
+// caller's context is untouched.
+func TestRoundTripLoopback(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
+	if resp != nil {
+		resp.Body.Close()
+		t.Fatalf("a server that sent no headers gave a response: %d", resp.StatusCode)
+	}
+	if !timedOut || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("RoundTrip = %v, %v; want a timeout", timedOut, err)
+	}
+	if req.Context().Err() != nil {
+		t.Fatal("the caller's context ended")
+	}
+}
+
+// Over loopback: once the headers are in, a body slower than the bound is
+// still read to its end.
+func TestRoundTripSlowBodyLoopback(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first "))
+		w.(http.Flusher).Flush()
+		time.Sleep(150 * time.Millisecond)
+		w.Write([]byte("last"))
+	}))
+	defer srv.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
+	if err != nil || timedOut {
+		t.Fatalf("RoundTrip = %v, %v", timedOut, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "first last" {
+		t.Fatalf("body %q, %v; want the whole of it", b, err)
+	}
+}
