@@ -38,8 +38,9 @@ func (e *queueFullError) Error() string {
 func (e *queueFullError) Unwrap() error { return ErrQueueFull }
 
 // waitError is the error of an attempt whose context ended while it waited
-// for a permit: it matches the context's error and [verdict.ErrNotSent],
-// since the attempt never reached next.
+// for a permit: it matches the context's cause (its error, or the cause it
+// was canceled with, such as an attempt's time bound running out) and
+// [verdict.ErrNotSent], since the attempt never reached next.
 type waitError struct {
 	host   string
 	waited time.Duration

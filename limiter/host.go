@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync"
@@ -198,7 +199,7 @@ func (h *host) acquireSlow(req *http.Request, longPoll bool) (permit, time.Durat
 		h.mu.Unlock()
 	}
 	waited := h.t.now().Sub(now)
-	return permit{}, waited, &waitError{host: h.label, waited: waited, err: ctx.Err()}
+	return permit{}, waited, &waitError{host: h.label, waited: waited, err: context.Cause(ctx)}
 }
 
 // newPermit returns the permit of an attempt let in at now. For a long

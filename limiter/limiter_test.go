@@ -420,6 +420,33 @@ func TestCancelWhileWaiting(t *testing.T) {
 	})
 }
 
+// A wait ended with a cause (an attempt's time bound, as retry sets it)
+// fails with that cause, not a bare context.Canceled that would read as
+// the caller's doing, and still says nothing was sent.
+func TestWaitEndsWithCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
+		held := saturate(t, lt, g, 1)
+
+		bound := fmt.Errorf("attempt bound: %w", context.DeadlineExceeded)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		req := newReq("POST", target)
+		ch := send(lt, req.WithContext(ctx))
+		waitIdle()
+		cancel(bound)
+		r := <-ch
+		if !errors.Is(r.err, bound) || errors.Is(r.err, context.Canceled) || !errors.Is(r.err, verdict.ErrNotSent) {
+			t.Errorf("got %v; want the cause and ErrNotSent, not context.Canceled", r.err)
+		}
+		// The caller's own context is alive: retry may send it again.
+		if a := verdict.Of(req, nil, r.err); a.Kind != verdict.TransportError || !a.NotSent {
+			t.Errorf("verdict %+v, want a transport error, not sent", a)
+		}
+		held[0].Answer(testkit.OK)
+	})
+}
+
 // A waiter whose context has a deadline leaves the queue at the deadline,
 // with an error saying it was not sent. An attempt whose deadline passes
 // once it was handed on gets next's error, which does not say so.

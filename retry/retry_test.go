@@ -719,6 +719,25 @@ func TestAttemptTimeout(t *testing.T) {
 			t.Fatalf("POST timing out: %v after %d attempts", err, s.Count())
 		}
 
+		// A POST whose bound runs out while it waits below for a permit
+		// (as the limiter reports it: nothing sent) was not carried out:
+		// it is sent again, and the second attempt answers.
+		waitPermit := func(req *http.Request) (*http.Response, error) {
+			<-req.Context().Done()
+			return nil, fmt.Errorf("limiter: waiting for a permit: %w", errors.Join(verdict.ErrNotSent, context.Cause(req.Context())))
+		}
+		s = testkit.NewScript(waitPermit, ok200)
+		rt = New(s, Policy{AttemptTimeout: time.Second, RandomizationFactor: -1})
+		start = time.Now()
+		resp, err = rt.RoundTrip(newReq(t, t.Context(), "POST", "/v2/process-instances", "{}"))
+		if err != nil || resp.StatusCode != 200 || s.Count() != 2 {
+			t.Fatalf("POST timing out in the permit wait: %v, %v after %d attempts; want 200 after 2", resp, err, s.Count())
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d != time.Second+100*time.Millisecond {
+			t.Fatalf("took %v, want 1.1s (bound, then the first delay)", d)
+		}
+
 		// A long poll gets its requestTimeout on top of the bound.
 		s = testkit.NewScript(func(req *http.Request) (*http.Response, error) {
 			select {

@@ -36,9 +36,10 @@ type Attempt struct {
 	OutOfDisk bool
 	// NotSent marks an attempt that provably never reached the server: a
 	// transport error before any byte of the request was written (a refused
-	// or failed dial), a local refusal, or a cancellation while the attempt
-	// waited inside ebb (an error matching [ErrNotSent]). Such a request may
-	// be sent again whatever its method.
+	// or failed dial), a local refusal, or a context that ended while the
+	// attempt waited inside ebb (an error matching [ErrNotSent]), be it the
+	// caller's or an attempt's time bound. Such a request may be sent again
+	// whatever its method.
 	NotSent bool
 	// Err is the error the base RoundTripper returned, if any.
 	Err error
@@ -105,7 +106,7 @@ func ofError(req *http.Request, err error) Attempt {
 	if (req != nil && req.Context().Err() != nil) || errors.Is(err, context.Canceled) {
 		return Attempt{Kind: Canceled, Err: err, NotSent: errors.Is(err, ErrNotSent)}
 	}
-	return Attempt{Kind: TransportError, Err: err, NotSent: notSent(err)}
+	return Attempt{Kind: TransportError, Err: err, NotSent: notSent(err) || errors.Is(err, ErrNotSent)}
 }
 
 // notSent reports whether err provably happened before the request was
@@ -240,7 +241,7 @@ func (b *peekedBody) Close() error { return b.rest.Close() }
 
 // ErrNotSent is matched, through errors.Is, by every error with which a layer
 // of ebb reports that an attempt never left the process: it was refused
-// locally ([ErrRefused]), or the caller's context ended while it waited
-// for a permit. [Of] marks such attempts NotSent, so that the retry layer
+// locally ([ErrRefused]), or its context (the caller's, or an attempt's
+// time bound) ended while it waited for a permit. [Of] marks such attempts NotSent, so that the retry layer
 // can tell "nothing reached the server" from "the server may have acted".
 var ErrNotSent = errors.New("not sent")

@@ -318,6 +318,23 @@ func TestNotSentCancellation(t *testing.T) {
 	}
 }
 
+// An attempt's own time bound (retry's AttemptTimeout) that runs out while
+// the attempt waits for a permit: the caller's context is alive, so it is a
+// transport error, and one that provably never left, so any method may be
+// sent again. The same bound running out on the wire may have reached the
+// server.
+func TestNotSentAttemptTimeout(t *testing.T) {
+	req, _ := http.NewRequest("POST", "http://gw:8080/v2/process-instances", nil)
+	bound := fmt.Errorf("attempt bound: %w", context.DeadlineExceeded)
+	waiting := fmt.Errorf("limiter: waiting for a permit: %w", errors.Join(ErrNotSent, bound))
+	if a := Of(req, nil, waiting); a.Kind != TransportError || !a.NotSent {
+		t.Errorf("bound while waiting = %v NotSent=%v, want a transport error, not sent", a.Kind, a.NotSent)
+	}
+	if a := Of(req, nil, bound); a.Kind != TransportError || a.NotSent {
+		t.Errorf("bound on the wire = %v NotSent=%v, want a transport error, maybe sent", a.Kind, a.NotSent)
+	}
+}
+
 // TestStalledProblemBody: a server that sends a 503 problem and then holds
 // the body open must not hold the caller: the verdict comes from what
 // arrived within PeekTimeout (issue 9, defect 3).
