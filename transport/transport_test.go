@@ -3,9 +3,11 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -80,6 +82,32 @@ func TestLogging(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoggingTransportError: giving up on a transport error logs the error
+// without the URL a *url.Error carries (a base that is itself an
+// http.Client wraps its errors so), even wrapped further.
+func TestLoggingTransportError(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	const secretURL = "http://user:s3cret@gw.test:8080/v2/process-instances?token=t0k"
+	base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return nil, fmt.Errorf("proxy: %w", &url.Error{Op: "Post", URL: secretURL, Err: errors.New("connection reset by peer")})
+	})
+	rt := New(base, WithLogger(logger), WithRetry(retry.Policy{MaxAttempts: 1}))
+	req, _ := http.NewRequest("POST", secretURL, strings.NewReader("{}"))
+	if _, err := rt.RoundTrip(req); err == nil {
+		t.Fatal("want the transport error")
+	}
+	out := buf.String()
+	if !strings.Contains(out, `error="connection reset by peer"`) || !strings.Contains(out, "stop=answered") {
+		t.Errorf("log lacks the error or the stop:\n%s", out)
+	}
+	for _, secret := range []string{"s3cret", "user", "t0k"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log leaks %q:\n%s", secret, out)
+		}
+	}
 }
 
 func TestNewPanicsOnBadSettings(t *testing.T) {
