@@ -439,6 +439,12 @@ func TestWaitEndsWithCause(t *testing.T) {
 		if !errors.Is(r.err, bound) || errors.Is(r.err, context.Canceled) || !errors.Is(r.err, verdict.ErrNotSent) {
 			t.Errorf("got %v; want the cause and ErrNotSent, not context.Canceled", r.err)
 		}
+		if msg := r.err.Error(); msg != "limiter: gave up waiting 0s for a permit for sim.test:80, nothing sent: attempt bound: context deadline exceeded" {
+			t.Errorf("error says %q", msg)
+		}
+		if msg := limiter.ErrQueueFull.Error(); msg != "limiter: wait queue full, nothing sent" {
+			t.Errorf("ErrQueueFull says %q", msg)
+		}
 		// The caller's own context is alive: retry may send it again.
 		if a := verdict.Of(req, nil, r.err); a.Kind != verdict.TransportError || !a.NotSent {
 			t.Errorf("verdict %+v, want a transport error, not sent", a)

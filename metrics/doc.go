@@ -32,8 +32,9 @@
 //	         MaxRoutes (100) per host, Camunda's included, the others read
 //	         "other"; the hosts beyond MaxHosts share one such bound
 //	method   the 7 standard methods, else OTHER
-//	code     14 common statuses as themselves, others as their class (4xx),
-//	         "none" without a response: at most 20 values
+//	code     14 common statuses as themselves, others as their class (1xx
+//	         to 5xx), "none" without a response, "other" for a status
+//	         outside 100-599: at most 21 values
 //	outcome, verdict, reason   the 8 verdict names
 //	source   backoff or retry_after; from, to: the 3 breaker states
 //

@@ -301,3 +301,26 @@ ebb_limiter_in_flight{host="gw.test:8080"} %d
 		}
 	})
 }
+
+// The code label names the common statuses, reads any other by its class,
+// and has a value for no response and for a status outside HTTP's range:
+// at most 21 values whatever the servers send.
+func TestCodeLabel(t *testing.T) {
+	tests := map[int]string{
+		0: "none", 200: "200", 201: "201", 204: "204", 206: "2xx", 301: "3xx", 400: "400", 404: "404",
+		418: "4xx", 429: "429", 500: "500", 503: "503", 504: "504", 507: "5xx", 599: "5xx",
+		99: "other", 600: "other", 999: "other", -1: "other",
+	}
+	for status, want := range tests {
+		if got := codeLabel(status); got != want {
+			t.Errorf("codeLabel(%d) = %q, want %q", status, got, want)
+		}
+	}
+	seen := map[string]bool{}
+	for status := -1; status < 1000; status++ {
+		seen[codeLabel(status)] = true
+	}
+	if len(seen) != 21 {
+		t.Errorf("%d code labels over statuses -1..999, want the 21 the docs promise: %v", len(seen), seen)
+	}
+}

@@ -164,7 +164,7 @@ func method(m string) string {
 }
 
 // codes are the status codes labelled as themselves; any other reads as its
-// class (2xx, 4xx...), so that the code label has at most a score of values.
+// class (2xx, 4xx...), so that the code label has at most 21 values.
 var codes = func() map[int]string {
 	m := map[int]string{}
 	for _, c := range []int{200, 201, 202, 204, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504} {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestRouteOf(t *testing.T) {
@@ -116,6 +117,31 @@ func TestRoutesBounded(t *testing.T) {
 	}
 	if rs.Len() != 10 {
 		t.Fatalf("Len = %d", rs.Len())
+	}
+}
+
+// Admit counts templates a caller already has against the same bound as
+// Of, and returns the one stored, so that equal templates share memory.
+func TestRoutesAdmit(t *testing.T) {
+	rs := Routes{Max: 2}
+	a := rs.Admit(string([]byte("/v2/jobs/{jobKey}/completion")))
+	if a != "/v2/jobs/{jobKey}/completion" {
+		t.Fatalf("Admit = %q", a)
+	}
+	if again := rs.Admit(string([]byte("/v2/jobs/{jobKey}/completion"))); unsafe.StringData(again) != unsafe.StringData(a) {
+		t.Error("a template admitted twice is not the one stored")
+	}
+	if got := rs.Of("/v2/topology").Template; got != "/v2/topology" {
+		t.Fatalf("second template = %q", got)
+	}
+	if got := rs.Admit("/v2/incidents/search"); got != Other {
+		t.Errorf("a third template = %q, want %q beyond a bound of 2", got, Other)
+	}
+	if got := rs.Admit(Other); got != Other || rs.Len() != 2 {
+		t.Errorf("Admit(Other) = %q with %d templates, want other and 2", got, rs.Len())
+	}
+	if got := rs.Admit("/v2/topology"); got != "/v2/topology" {
+		t.Errorf("a template already counted = %q, want itself", got)
 	}
 }
 
