@@ -171,3 +171,40 @@ func TestNilURL(t *testing.T) {
 		t.Fatalf("sent %d, body closed %v", base.Count(), body.Closed())
 	}
 }
+
+// WithNativeHistograms reaches the metrics: the duration histogram carries
+// a native schema beside its classic buckets.
+func TestWithNativeHistograms(t *testing.T) {
+	for _, native := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		opts := []Option{WithMetrics(reg)}
+		if native {
+			opts = append(opts, WithNativeHistograms())
+		}
+		rt := New(RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+		}), opts...)
+		req, _ := http.NewRequest("GET", "http://gw.test/v2/topology", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, mf := range mfs {
+			if mf.GetName() == "ebb_request_duration_seconds" {
+				found = true
+				if got := mf.GetMetric()[0].GetHistogram().Schema != nil; got != native {
+					t.Errorf("WithNativeHistograms %v: native schema present = %v", native, got)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("no ebb_request_duration_seconds")
+		}
+	}
+}
