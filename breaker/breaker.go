@@ -134,24 +134,75 @@ func (t *Transport) closed(req *http.Request, h *host) (*http.Response, error) {
 // otherwise. The probe's place is given back on every path, a panic of the
 // next RoundTripper or of a hook included.
 func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
-	r := h.refusal(t.clock.since())
+	now := t.clock.since()
+	r := h.refusal(now)
+	poll := activation(req)
+	if r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait {
+		// Other requests are being refused: one of them probes, not a
+		// job activation, which a gateway that is up may park for its
+		// whole requestTimeout before it can say anything.
+		r = h.halfErr
+	}
 	var p probe
 	if r == nil {
 		p, r = h.admit()
 	}
 	switch {
 	case r != nil:
+		if !poll {
+			h.othersRefused.Store(int64(now))
+		}
 		t.deliver(h, nil, nil)
 		return t.refuse(req, h, r)
 	case p.done == nil:
 		return t.closed(req, h) // it closed meanwhile
 	}
+	return t.sendAsProbe(req, h, p, poll)
+}
+
+// othersWait is how long after a request other than a job activation was
+// refused the activations leave the probe's place to such requests.
+const othersWait = time.Second
+
+// activation reports whether req is a job activation, which Camunda's
+// gateway serves as a long poll, by a suffix test that spares refusals the
+// route lookup.
+func activation(req *http.Request) bool {
+	if req.URL == nil {
+		return false
+	}
+	p := req.URL.Path
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	return strings.HasSuffix(p, "/jobs/activation")
+}
+
+// sendAsProbe sends req as the probe p holds the place of. (It is apart
+// from probe so that p, which a long poll's timer shares, is moved to the
+// heap only here: a refusal allocates nothing.)
+func (t *Transport) sendAsProbe(req *http.Request, h *host, p probe, poll bool) (*http.Response, error) {
 	defer p.settle(excluded, nil) // does nothing once settled below
 	t.deliver(h, nil, nil)
+	if poll && verdict.LongPoll(req, verdict.RouteOf(req.URL.Path)) > 0 {
+		// A gateway that is up parks a job activation, maybe for its
+		// whole requestTimeout; one that is down answers it at once. Once
+		// parked, the poll gives back its place, so that the next request
+		// probes, rather than every other one being refused until the
+		// poll returns.
+		park := time.AfterFunc(longPollPark, func() { p.settle(excluded, nil) })
+		defer park.Stop()
+	}
 	resp, err := t.sendProbe(req)
 	p.settle(t.judge(req, resp, err), resp)
 	return t.deliver(h, resp, err)
 }
+
+// longPollPark is how long a long poll sent as a probe stays the probe:
+// one that has not failed by then is parked by the gateway, and gives its
+// place back. A gateway that is down refuses or answers a job activation
+// well within it.
+const longPollPark = 250 * time.Millisecond
 
 // sendProbe sends a probe bounded by ProbeTimeout (plus a long poll's own
 // wait), unless the request's deadline comes sooner. A probe that runs out

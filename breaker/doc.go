@@ -106,6 +106,28 @@
 // overload. Not counting them keeps the rule simple: while open, the breaker
 // waits for its own period and probe, whatever the drains see.
 //
+// # Job activations as probes
+//
+// A job activation is a long poll: a gateway that is up and has no job for
+// it parks it, and says nothing until a job comes or its requestTimeout
+// (often tens of seconds) runs out. As the probe it would hold the breaker
+// half-open, refusing everything else, for all that time after the host is
+// back; a worker that polls beside its other requests measured nothing
+// through for 5s and more after an outage. So:
+//
+//   - while requests other than activations are being refused (one was in
+//     the last second), an activation does not take the probe's place: it
+//     is refused, and one of those requests probes;
+//   - an activation that does probe and has not failed within 250ms is
+//     parked, and gives its place back, so that the next request probes; a
+//     gateway that is down answers or refuses it well within that time. Its
+//     own answer, when it comes, is not counted.
+//
+// With both, a worker that polls and creates is back within a second of an
+// outage like one that only creates (0.3–0.6s in the whole-chain
+// simulation), and one that only polls is not held back by a poll parked
+// for its requestTimeout.
+//
 // # Hosts
 //
 // The breakers live in ebb's per-host table (internal/hosts), bounded by
@@ -160,7 +182,8 @@
 // place, a response — is released on every path: a panic of the layer
 // below or of a hook reaches the caller, after a response the layer held is
 // closed, and leaves the breaker as if it had not happened. The only
-// goroutine it starts is its timer's, once a Bucket while requests flow. A
+// goroutines it starts are its timer's, once a Bucket while requests flow,
+// and a parked activation's (see above). A
 // probe holds the breaker half-open until it returns, so a probe is bounded
 // by Settings.ProbeTimeout (10s, plus a long poll's requestTimeout) unless
 // its deadline comes sooner: a host that never answers fails its probe and

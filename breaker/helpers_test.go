@@ -86,7 +86,7 @@ func send(t testing.TB, tr http.RoundTripper, req *http.Request) error {
 func run(t testing.TB, tr http.RoundTripper, h, answers string) (refused int) {
 	t.Helper()
 	for _, a := range answers {
-		err := send(t, tr, request(t, h, "/v2/jobs/activation", string(a)))
+		err := send(t, tr, request(t, h, "/v2/topology", string(a)))
 		if errors.Is(err, ErrOpen) {
 			refused++
 		}

@@ -30,7 +30,11 @@ type host struct {
 	openErr   atomic.Pointer[OpenError] // the error of the open period's refusals
 	used      atomic.Bool               // a request came since the last eviction scan
 	pending   atomic.Bool               // transitions wait for OnStateChange
-	w         window                    // successes are counted without mu
+	// othersRefused is when a request other than a job activation was last
+	// refused, as a clock duration: while that is recent, activations do
+	// not probe.
+	othersRefused atomic.Int64
+	w             window // successes are counted without mu
 
 	mu         sync.Mutex
 	name       string        // scheme://host:port, for errors; set by the first failure
@@ -49,6 +53,7 @@ type change struct{ from, to State }
 
 func (t *Transport) newHost(label string) *host {
 	h := &host{t: t, label: label, w: newWindow(t.s.buckets())}
+	h.othersRefused.Store(int64(-othersWait)) // none yet
 	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        label,
 		MaxRequests: uint32(t.s.Probes),
@@ -237,13 +242,9 @@ func (h *host) admit() (probe, *OpenError) {
 }
 
 // settle tells gobreaker the probe's outcome and gives its place back. Only
-// the first call does anything.
+// the first call does anything; calls may come from two goroutines (a long
+// poll's is parked by a timer), and the host's mutex orders them.
 func (p *probe) settle(o outcome, resp *http.Response) {
-	if p.done == nil {
-		return
-	}
-	done := p.done
-	p.done = nil
 	var ra time.Duration
 	if o == failed {
 		ra = p.h.t.retryAfter(resp)
@@ -251,6 +252,11 @@ func (p *probe) settle(o outcome, resp *http.Response) {
 	h := p.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	done := p.done
+	if done == nil {
+		return
+	}
+	p.done = nil
 	if h.gen.Load() == p.gen {
 		h.probes.Add(-1)
 	}

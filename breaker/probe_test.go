@@ -71,3 +71,121 @@ func TestProbeTimeout(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestLongPollProbeParks: a job activation sent as the probe is parked by
+// a gateway that is up, and may stay so for its whole requestTimeout. It
+// gives back its place once it has been out for longPollPark, as a parked
+// poll holds nothing, so that the next request probes and closes the
+// breaker within a round trip: a worker whose probe happened to be a long
+// poll is not refused until its poll returns (issue 10's recovery within a
+// second). The long poll's own answer, when it comes, changes nothing.
+func TestLongPollProbeParks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var down bool
+		polls := make(chan struct{})
+		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
+			switch {
+			case down:
+				return testkit.Unavailable(req)
+			case strings.HasSuffix(req.URL.Path, "/activation"):
+				<-polls // parked until the test lets it go
+				return testkit.OK(req)
+			}
+			return testkit.OK(req)
+		})
+		tr := exact(New(base, Settings{ConsecutiveFailures: 1}))
+		post := func(path, body string) error {
+			req, _ := http.NewRequest("POST", "http://"+gw+path, strings.NewReader(body))
+			return send(t, tr, req)
+		}
+		down = true
+		post("/v2/process-instances", "{}")
+		if state(tr, gw) != Open {
+			t.Fatal("one failure did not trip the breaker")
+		}
+		down = false
+		time.Sleep(time.Second) // past the open period
+
+		// The probe is a long poll, which the gateway parks.
+		done := make(chan error, 1)
+		go func() {
+			done <- post("/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1,"requestTimeout":60000}`)
+		}()
+		synctest.Wait()
+		if err := post("/v2/process-instances", "{}"); !errors.Is(err, ErrOpen) {
+			t.Fatalf("a create beside a long-poll probe just sent: %v, want refused", err)
+		}
+		time.Sleep(longPollPark)
+		synctest.Wait() // the park timer's goroutine, due at the same instant
+		start := time.Now()
+		if err := post("/v2/process-instances", "{}"); err != nil {
+			t.Fatalf("a create once the long-poll probe is parked: %v, want it sent as the probe", err)
+		}
+		if time.Since(start) != 0 || state(tr, gw) != Closed {
+			t.Fatalf("after the create's probe the breaker is %v, want closed at once", state(tr, gw))
+		}
+		close(polls)
+		if err := <-done; err != nil {
+			t.Fatalf("the parked long poll: %v", err)
+		}
+		if state(tr, gw) != Closed {
+			t.Fatal("the long poll's late answer moved the breaker")
+		}
+
+		// Against a host still down, a long-poll probe fails at once and
+		// opens the breaker again, as any probe does.
+		down = true
+		post("/v2/process-instances", "{}")
+		time.Sleep(time.Second)
+		if err := post("/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1}`); err != nil {
+			t.Fatalf("long-poll probe: %v", err)
+		}
+		if state(tr, gw) != Open {
+			t.Fatalf("after a failed long-poll probe the breaker is %v, want open", state(tr, gw))
+		}
+	})
+}
+
+// TestActivationsLeaveProbeToOthers: while requests other than job
+// activations are being refused, an activation does not take the probe's
+// place, since a gateway that is up may park it and say nothing for its
+// whole requestTimeout; the next other request probes instead. With no
+// other request refused for a second, an activation probes.
+func TestActivationsLeaveProbeToOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := true
+		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
+			if down {
+				return testkit.Unavailable(req)
+			}
+			return testkit.OK(req)
+		})
+		tr := exact(New(base, Settings{ConsecutiveFailures: 1}))
+		post := func(path string) error {
+			req, _ := http.NewRequest("POST", "http://"+gw+path, strings.NewReader(`{"type":"t","maxJobsToActivate":1}`))
+			return send(t, tr, req)
+		}
+		post("/v2/process-instances") // trips
+		if err := post("/v2/process-instances"); !errors.Is(err, ErrOpen) {
+			t.Fatalf("a create while open: %v, want refused", err)
+		}
+		down = false
+		time.Sleep(defaultOpenTimeout + time.Millisecond) // the period is over; the refusal was 100ms ago
+		if err := post("/v2/jobs/activation"); !errors.Is(err, ErrOpen) {
+			t.Fatalf("an activation after a create was refused: %v, want refused too", err)
+		}
+		if err := post("/v2/process-instances"); err != nil || state(tr, gw) != Closed {
+			t.Fatalf("the create after it: %v, breaker %v; want it sent as the probe, closing the breaker", err, state(tr, gw))
+		}
+
+		// Tripped again, with no other request refused for a second: an
+		// activation probes.
+		down = true
+		post("/v2/process-instances")
+		down = false
+		time.Sleep(othersWait)
+		if err := post("/v2/jobs/activation"); err != nil || state(tr, gw) != Closed {
+			t.Fatalf("an activation with nothing else refused: %v, breaker %v; want it sent as the probe, closing the breaker", err, state(tr, gw))
+		}
+	})
+}

@@ -81,3 +81,49 @@ func TestSimOutageRecovery(t *testing.T) {
 		}
 	})
 }
+
+// TestSimOutageRecoveryWithLongPolls: a worker that polls for jobs beside
+// its creates is back as soon as one that only creates. Its breaker's
+// probe could be a job activation, which a gateway that is up parks for
+// the whole long poll; the breaker must not refuse the creates until the
+// poll returns (before the fix, 5s outages left the creates at nothing
+// for 5s more, and longer).
+func TestSimOutageRecoveryWithLongPolls(t *testing.T) {
+	modes := map[simtest.Outage]string{simtest.OutageUnavailable: "503 unavailable", simtest.OutageRefused: "connections refused"}
+	for mode, name := range modes {
+		for _, outage := range []time.Duration{5 * time.Second, 11 * time.Second} {
+			synctest.Test(t, func(t *testing.T) {
+				srv := simServer(8)
+				down := 5 * time.Second
+				up := down + outage
+				time.AfterFunc(down, func() { srv.SetOutage(mode) })
+				time.AfterFunc(up, func() { srv.SetOutage(simtest.NoOutage) })
+				tr := New(srv)
+				res := simtest.Run(up+3*time.Second,
+					simtest.Load{Name: "create", Transport: tr, Clients: 64},
+					simtest.Load{Name: "activate", Transport: tr, Clients: 32, URL: "http://sim.test" + simtest.ActivationPath,
+						Body: `{"type":"t","maxJobsToActivate":1}`})
+				creates := res.Loads[0].Steps
+				rate := func(from, to time.Duration) float64 {
+					var n int64
+					for i := from / simtest.Step; i < to/simtest.Step; i++ {
+						n += creates[i]
+					}
+					return float64(n) / (to - from).Seconds()
+				}
+				before := rate(2*time.Second, down)
+				back := time.Duration(-1)
+				for at := up; at+simtest.Step <= res.Duration; at += simtest.Step {
+					if rate(at, at+simtest.Step) >= 0.9*before {
+						back = at + simtest.Step - up
+						break
+					}
+				}
+				t.Logf("outage %v (%s): creates %.0f/s before, back to 90%% %v after", outage, name, before, back)
+				if back < 0 || back > time.Second {
+					t.Errorf("outage %v (%s): creates back to 90%% of %.0f/s after %v, want within 1s", outage, name, before, back)
+				}
+			})
+		}
+	}
+}
