@@ -149,7 +149,9 @@ func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	}
 	switch {
 	case r != nil:
-		if !poll {
+		if !poll && now-time.Duration(h.othersRefused.Load()) > othersWait/100 {
+			// Written at most every 10ms, so that callers refused on
+			// several processors do not contend for its cache line.
 			h.othersRefused.Store(int64(now))
 		}
 		t.deliver(h, nil, nil)
