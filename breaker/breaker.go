@@ -137,11 +137,16 @@ func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	now := t.clock.since()
 	r := h.refusal(now)
 	poll := activation(req)
-	if r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait {
+	switch {
+	case r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait:
 		// Other requests are being refused: one of them probes, not a
 		// job activation, which a gateway that is up may park for its
 		// whole requestTimeout before it can say anything.
 		r = h.halfErr
+	case r != nil && !poll && h.parkPoll(now):
+		// The probe was a job activation the gateway has parked: this
+		// request probes in its place.
+		r = nil
 	}
 	var p probe
 	if r == nil {
@@ -181,29 +186,27 @@ func activation(req *http.Request) bool {
 }
 
 // sendAsProbe sends req as the probe p holds the place of. (It is apart
-// from probe so that p, which a long poll's timer shares, is moved to the
-// heap only here: a refusal allocates nothing.)
+// from probe so that p, which a long poll shares with the host, is moved
+// to the heap only here: a refusal allocates nothing.)
 func (t *Transport) sendAsProbe(req *http.Request, h *host, p probe, poll bool) (*http.Response, error) {
 	defer p.settle(excluded, nil) // does nothing once settled below
 	t.deliver(h, nil, nil)
 	if poll && verdict.LongPoll(req, verdict.RouteOf(req.URL.Path)) > 0 {
-		// A gateway that is up parks a job activation, maybe for its
-		// whole requestTimeout; one that is down answers it at once. Once
-		// parked, the poll gives back its place, so that the next request
-		// probes, rather than every other one being refused until the
-		// poll returns.
-		park := time.AfterFunc(longPollPark, func() { p.settle(excluded, nil) })
-		defer park.Stop()
+		// A request refused while this long poll is parked may take its
+		// place (host.parkPoll).
+		p.sent = t.clock.since()
+		h.pollProbe.Store(&p)
+		defer h.pollProbe.CompareAndSwap(&p, nil)
 	}
 	resp, err := t.sendProbe(req)
 	p.settle(t.judge(req, resp, err), resp)
 	return t.deliver(h, resp, err)
 }
 
-// longPollPark is how long a long poll sent as a probe stays the probe:
-// one that has not failed by then is parked by the gateway, and gives its
-// place back. A gateway that is down refuses or answers a job activation
-// well within it.
+// longPollPark is how long a job activation sent as the probe stays the
+// probe for sure: one that has not been answered by then is parked by the
+// gateway (one that is down refuses or answers it well within that time),
+// and another request refused beside it takes its place.
 const longPollPark = 250 * time.Millisecond
 
 // sendProbe sends a probe bounded by ProbeTimeout (plus a long poll's own

@@ -118,15 +118,18 @@
 //   - while requests other than activations are being refused (one was in
 //     the last second), an activation does not take the probe's place: it
 //     is refused, and one of those requests probes;
-//   - an activation that does probe and has not failed within 250ms is
-//     parked, and gives its place back, so that the next request probes; a
-//     gateway that is down answers or refuses it well within that time. Its
-//     own answer, when it comes, is not counted.
+//   - an activation that does probe and has no answer after 250ms is
+//     taken as parked (a gateway that is down refuses or answers it well
+//     within that time): the next request refused beside it takes its
+//     place and probes, and the activation's own answer, when it comes, is
+//     not counted. With no other request, the activation stays the probe
+//     until it is answered, so one that fails, however slowly, opens the
+//     breaker again.
 //
 // With both, a worker that polls and creates is back within a second of an
-// outage like one that only creates (0.3–0.6s in the whole-chain
-// simulation), and one that only polls is not held back by a poll parked
-// for its requestTimeout.
+// outage like one that only creates (0.2–0.6s in the whole-chain
+// simulation). One that only polls waits for its probe's answer, which a
+// gateway that is up gives as soon as it has a job.
 //
 // # Hosts
 //
@@ -182,8 +185,7 @@
 // place, a response — is released on every path: a panic of the layer
 // below or of a hook reaches the caller, after a response the layer held is
 // closed, and leaves the breaker as if it had not happened. The only
-// goroutines it starts are its timer's, once a Bucket while requests flow,
-// and a parked activation's (see above). A
+// goroutine it starts is its timer's, once a Bucket while requests flow. A
 // probe holds the breaker half-open until it returns, so a probe is bounded
 // by Settings.ProbeTimeout (10s, plus a long poll's requestTimeout) unless
 // its deadline comes sooner: a host that never answers fails its probe and

@@ -34,7 +34,8 @@ type host struct {
 	// refused, as a clock duration: while that is recent, activations do
 	// not probe.
 	othersRefused atomic.Int64
-	w             window // successes are counted without mu
+	pollProbe     atomic.Pointer[probe] // a job activation out as the probe
+	w             window                // successes are counted without mu
 
 	mu         sync.Mutex
 	name       string        // scheme://host:port, for errors; set by the first failure
@@ -214,8 +215,22 @@ func (h *host) refusal(now time.Duration) *OpenError {
 // probe is a probe's place in a half-open breaker.
 type probe struct {
 	h    *host
-	done func(error) // nil once settled
+	done func(error) // nil once settled; guarded by h.mu
 	gen  uint64
+	sent time.Duration // when a long poll was sent, as a clock duration
+}
+
+// parkPoll gives back the place of a job activation that has been the
+// probe for longPollPark without an answer, as parked by the gateway, and
+// reports whether it did. Its answer, when it comes, is not counted: the
+// request that takes its place judges the host.
+func (h *host) parkPoll(now time.Duration) bool {
+	p := h.pollProbe.Load()
+	if p == nil || now-p.sent < longPollPark {
+		return false
+	}
+	h.pollProbe.CompareAndSwap(p, nil)
+	return p.settle(excluded, nil)
 }
 
 // admit asks gobreaker for a probe's place. It returns the place, or the
@@ -241,10 +256,11 @@ func (h *host) admit() (probe, *OpenError) {
 	return probe{}, h.halfErr
 }
 
-// settle tells gobreaker the probe's outcome and gives its place back. Only
-// the first call does anything; calls may come from two goroutines (a long
-// poll's is parked by a timer), and the host's mutex orders them.
-func (p *probe) settle(o outcome, resp *http.Response) {
+// settle tells gobreaker the probe's outcome and gives its place back, and
+// reports whether it did: only the first call does anything. Calls may come
+// from two goroutines (a long poll is parked by the request that takes its
+// place), and the host's mutex orders them.
+func (p *probe) settle(o outcome, resp *http.Response) bool {
 	var ra time.Duration
 	if o == failed {
 		ra = p.h.t.retryAfter(resp)
@@ -254,7 +270,7 @@ func (p *probe) settle(o outcome, resp *http.Response) {
 	defer h.mu.Unlock()
 	done := p.done
 	if done == nil {
-		return
+		return false
 	}
 	p.done = nil
 	if h.gen.Load() == p.gen {
@@ -262,6 +278,7 @@ func (p *probe) settle(o outcome, resp *http.Response) {
 	}
 	done(o.err())
 	h.lengthen(ra)
+	return true
 }
 
 // deliver calls OnStateChange for the queued transitions, outside every

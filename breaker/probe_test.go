@@ -73,19 +73,22 @@ func TestProbeTimeout(t *testing.T) {
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
 // TestLongPollProbeParks: a job activation sent as the probe is parked by
-// a gateway that is up, and may stay so for its whole requestTimeout. It
-// gives back its place once it has been out for longPollPark, as a parked
-// poll holds nothing, so that the next request probes and closes the
-// breaker within a round trip: a worker whose probe happened to be a long
-// poll is not refused until its poll returns (issue 10's recovery within a
-// second). The long poll's own answer, when it comes, changes nothing.
+// a gateway that is up, and may stay so for its whole requestTimeout. Once
+// it has been out for longPollPark, a request refused beside it takes its
+// place, probes and closes the breaker within a round trip: a worker whose
+// probe happened to be a long poll is not refused until its poll returns
+// (issue 10's recovery within a second). The long poll's own answer, when
+// it comes, changes nothing. With no other request, an activation probe
+// that is slow to fail (retried below, say) still opens the breaker.
 func TestLongPollProbeParks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var down bool
+		var slow time.Duration
 		polls := make(chan struct{})
 		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
 			switch {
 			case down:
+				time.Sleep(slow)
 				return testkit.Unavailable(req)
 			case strings.HasSuffix(req.URL.Path, "/activation"):
 				<-polls // parked until the test lets it go
@@ -116,7 +119,6 @@ func TestLongPollProbeParks(t *testing.T) {
 			t.Fatalf("a create beside a long-poll probe just sent: %v, want refused", err)
 		}
 		time.Sleep(longPollPark)
-		synctest.Wait() // the park timer's goroutine, due at the same instant
 		start := time.Now()
 		if err := post("/v2/process-instances", "{}"); err != nil {
 			t.Fatalf("a create once the long-poll probe is parked: %v, want it sent as the probe", err)
@@ -132,16 +134,19 @@ func TestLongPollProbeParks(t *testing.T) {
 			t.Fatal("the long poll's late answer moved the breaker")
 		}
 
-		// Against a host still down, a long-poll probe fails at once and
-		// opens the breaker again, as any probe does.
+		// Against a host still down, a long-poll probe that fails opens
+		// the breaker again, as any probe does, also when its failure
+		// takes longer than longPollPark: nothing else was refused, so
+		// nothing took its place.
 		down = true
 		post("/v2/process-instances", "{}")
 		time.Sleep(time.Second)
+		slow = time.Second
 		if err := post("/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1}`); err != nil {
 			t.Fatalf("long-poll probe: %v", err)
 		}
 		if state(tr, gw) != Open {
-			t.Fatalf("after a failed long-poll probe the breaker is %v, want open", state(tr, gw))
+			t.Fatalf("after a long-poll probe failed in 1s the breaker is %v, want open", state(tr, gw))
 		}
 	})
 }
