@@ -18,9 +18,9 @@ import (
 
 // loopbackRun drives 32 creators and the given job activation loops, all
 // sharing one client (retry in front of the limiter), against an emulated
-// gateway of 4 slots over loopback for a second, and returns the creations,
+// gateway of 4 slots over loopback for d, and returns the creations,
 // the jobs activated and the limit sampled every 10ms.
-func loopbackRun(t *testing.T, pollers int, jobType string) (creations, activated int64, limits []int) {
+func loopbackRun(t *testing.T, d time.Duration, pollers int, jobType string) (creations, activated int64, limits []int) {
 	t.Helper()
 	gw := camundatest.NewGateway(camundatest.WithCapacity(camundatest.Capacity{Slots: 4, ServiceTime: 20 * time.Millisecond}))
 	defer gw.Close()
@@ -28,7 +28,7 @@ func loopbackRun(t *testing.T, pollers int, jobType string) (creations, activate
 	defer base.CloseIdleConnections()
 	lt := limiter.New(base, limiter.Settings{})
 	rt := retry.New(lt, retry.Policy{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 
 	var created atomic.Int64
@@ -92,20 +92,31 @@ func mean(xs []int) float64 {
 // polls for a job type nobody creates) change neither the limit nor the
 // creations much, and an activation loop sharing the client with the
 // creators activates far more often than one creator creates. The counts
-// of a second of real time vary; the margins are wide.
+// of seconds of real time vary; the margins are wide (issue 11 measured
+// the first law at two thirds of the creations and twice the limit).
+//
+// The two runs compared go side by side, each with its own gateway and
+// client, so that whatever else loads the machine (other packages' tests
+// under the race detector) weighs on both alike.
 func TestLoopbackLongPolls(t *testing.T) {
-	alone, _, limitsAlone := loopbackRun(t, 0, "")
-	idle, _, limitsIdle := loopbackRun(t, 4, "nobody-creates-these")
+	var (
+		alone, idle             int64
+		limitsAlone, limitsIdle []int
+		wg                      sync.WaitGroup
+	)
+	wg.Go(func() { alone, _, limitsAlone = loopbackRun(t, 3*time.Second, 0, "") })
+	wg.Go(func() { idle, _, limitsIdle = loopbackRun(t, 3*time.Second, 4, "nobody-creates-these") })
+	wg.Wait()
 	t.Logf("creations: %d alone, %d beside 4 idle long polls; mean limit %.2f and %.2f",
 		alone, idle, mean(limitsAlone), mean(limitsIdle))
 	if idle < alone*7/10 {
 		t.Errorf("%d creations beside idle long polls, want at least 70%% of %d", idle, alone)
 	}
-	if d := mean(limitsIdle) - mean(limitsAlone); d > 1.5 || len(limitsIdle) == 0 {
+	if d := mean(limitsIdle) - mean(limitsAlone); d > 2.5 || len(limitsIdle) == 0 {
 		t.Errorf("mean limit %.2f beside idle long polls, %.2f without: the long polls count as load", mean(limitsIdle), mean(limitsAlone))
 	}
 
-	creations, activated, _ := loopbackRun(t, 1, "order")
+	creations, activated, _ := loopbackRun(t, time.Second, 1, "order")
 	t.Logf("one activation loop beside 32 creators: %d jobs activated, %d created (%d per creator)", activated, creations, creations/32)
 	if activated < 2*(creations/32) {
 		t.Errorf("%d jobs activated, want at least twice the %d one creator created", activated, creations/32)
