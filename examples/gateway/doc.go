@@ -47,6 +47,15 @@
 // route documents, in Camunda's body for it, such as
 // -force '/v2/jobs/{jobKey}/error=500:1'.
 //
+// Outages: -outage kind@after+length takes the gateway down once, after
+// the first duration and for the second: refuse closes the port (new
+// connections are refused), reset resets every connection once a request
+// has been read from it. It prints a line, with the time since it began
+// listening, when the outage starts and when it ends, for a client's
+// recovery to be measured against:
+//
+//	go run ./examples/gateway -addr 127.0.0.1:8080 -outage refuse@10s+30s
+//
 // Flags that would be accepted and then ignored are refused: -burst without
 // -rate, -exception-title with a release other than 8.6 or 8.7, a
 // -fault-routes entry that is not a route of the gateway, -fault-routes,

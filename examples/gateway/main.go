@@ -67,7 +67,16 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		processes   []camundatest.Option
 		processIDs  = map[string]bool{}
 		forced      []forcing
+		outage      *outageFlag
 	)
+	fs.Func("outage", "`kind@after+length`: an outage of kind refuse (connections refused) or reset (connections reset mid-request), starting after the first duration and lasting the second, such as refuse@5s+10s; its start and end are printed", func(s string) error {
+		o, err := parseOutage(s)
+		if err != nil {
+			return err
+		}
+		outage = &o
+		return nil
+	})
 	fs.Func("process", "`id=type`: instances of process id produce jobs of this type (repeatable, once per id)", func(s string) error {
 		id, typ, ok := strings.Cut(s, "=")
 		if !ok || id == "" || typ == "" {
@@ -185,6 +194,10 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer t.Stop()
 		tick = t.C
 	}
+	var outageStart, outageEnd <-chan time.Time
+	if outage != nil {
+		outageStart = time.After(outage.after)
+	}
 	var rep reporter
 serving:
 	for {
@@ -193,6 +206,19 @@ serving:
 			if line := rep.next(gw.Stats().Total()); line != "" {
 				fmt.Fprintf(stdout, "%s  %s\n", time.Since(start).Round(time.Second), line)
 			}
+		case <-outageStart:
+			if err := gw.StartOutage(outage.kind); err != nil {
+				fmt.Fprintf(stderr, "gateway: -outage: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s  outage %s started\n", time.Since(start).Round(time.Millisecond), outage.kind)
+			outageEnd = time.After(outage.length)
+		case <-outageEnd:
+			if err := gw.StopOutage(); err != nil {
+				fmt.Fprintf(stderr, "gateway: -outage: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s  outage %s ended\n", time.Since(start).Round(time.Millisecond), outage.kind)
 		case <-ctx.Done():
 			break serving
 		}
@@ -226,6 +252,39 @@ func parseForce(s string) (forcing, error) {
 		return forcing{}, fmt.Errorf("%q: %s does not answer %d; it documents %v", s, route, f.status, camundatest.ForcibleStatuses(route))
 	}
 	return f, nil
+}
+
+// outageFlag is the -outage flag: an outage of kind, from after the
+// gateway listens, for length.
+type outageFlag struct {
+	kind          camundatest.Outage
+	after, length time.Duration
+}
+
+// parseOutage reads kind@after+length.
+func parseOutage(s string) (outageFlag, error) {
+	kind, times, ok := strings.Cut(s, "@")
+	after, length, ok2 := strings.Cut(times, "+")
+	if !ok || !ok2 {
+		return outageFlag{}, fmt.Errorf("want kind@after+length, such as refuse@5s+10s, got %q", s)
+	}
+	var o outageFlag
+	switch kind {
+	case "refuse":
+		o.kind = camundatest.Refuse
+	case "reset":
+		o.kind = camundatest.Reset
+	default:
+		return outageFlag{}, fmt.Errorf("%q: kind %q is not refuse or reset", s, kind)
+	}
+	var err error
+	if o.after, err = time.ParseDuration(after); err != nil || o.after < 0 {
+		return outageFlag{}, fmt.Errorf("%q: %q is not a duration of 0 or more", s, after)
+	}
+	if o.length, err = time.ParseDuration(length); err != nil || o.length <= 0 {
+		return outageFlag{}, fmt.Errorf("%q: %q is not a positive duration", s, length)
+	}
+	return o, nil
 }
 
 // reporter turns successive counter totals into report lines: the changes

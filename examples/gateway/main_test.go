@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -119,6 +120,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-force", "/v2/jobs=500"}, `"/v2/jobs" is not a route of the gateway`},
 		{[]string{"-force", "/v2/topology=404"}, "/v2/topology does not answer 404"},
 		{[]string{"-force", "/v2/topology=500:0"}, "not a positive number"},
+		{[]string{"-outage", "refuse"}, "want kind@after+length"},
+		{[]string{"-outage", "crash@1s+1s"}, `kind "crash" is not refuse or reset`},
+		{[]string{"-outage", "refuse@soon+1s"}, `"soon" is not a duration of 0 or more`},
+		{[]string{"-outage", "reset@1s+0s"}, `"0s" is not a positive duration`},
 	} {
 		var stdout, stderr syncBuffer
 		if c := cli(context.Background(), tt.args, &stdout, &stderr, nil); c != 2 || !strings.Contains(stderr.String(), tt.want) {
@@ -268,4 +273,54 @@ func TestAddressTaken(t *testing.T) {
 	}
 	cancel()
 	<-code
+}
+
+// TestOutageFlag: -outage refuses connections from its start to its end,
+// and says when each came.
+func TestOutageFlag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	urls := make(chan string, 1)
+	code := make(chan int)
+	go func() {
+		code <- cli(ctx, []string{"-addr", "127.0.0.1:0", "-outage", "refuse@100ms+300ms"}, &stdout, &stderr, func(u string) { urls <- u })
+	}()
+	url := <-urls
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	get := func() error {
+		resp, err := (&http.Client{Transport: tr}).Get(url + "/v2/topology")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		t.Fatalf("before the outage: %v", err)
+	}
+	waitFor(t, &stdout, "outage refuse started")
+	if err := get(); err == nil {
+		t.Fatal("a connection was accepted during the outage")
+	}
+	waitFor(t, &stdout, "outage refuse ended")
+	if err := get(); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("exit %d: %s", c, stderr.String())
+	}
+}
+
+// waitFor waits, up to 10s of real time, for out to hold want.
+func waitFor(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	for range 1000 {
+		if strings.Contains(out.String(), want) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %q in %q", want, out.String())
 }
