@@ -136,7 +136,7 @@ func (t *Transport) closed(req *http.Request, h *host) (*http.Response, error) {
 func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	now := t.clock.since()
 	r := h.refusal(now)
-	poll := activation(req)
+	poll := verdict.Activation(req)
 	switch {
 	case r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait:
 		// Other requests are being refused: one of them probes, not a
@@ -171,34 +171,24 @@ func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 // refused the activations leave the probe's place to such requests.
 const othersWait = time.Second
 
-// activation reports whether req is a job activation, which Camunda's
-// gateway serves as a long poll, by a suffix test that spares refusals the
-// route lookup.
-func activation(req *http.Request) bool {
-	if req.URL == nil {
-		return false
-	}
-	p := req.URL.Path
-	for len(p) > 1 && p[len(p)-1] == '/' {
-		p = p[:len(p)-1]
-	}
-	return strings.HasSuffix(p, "/jobs/activation")
-}
-
 // sendAsProbe sends req as the probe p holds the place of. (It is apart
 // from probe so that p, which a long poll shares with the host, is moved
 // to the heap only here: a refusal allocates nothing.)
 func (t *Transport) sendAsProbe(req *http.Request, h *host, p probe, poll bool) (*http.Response, error) {
 	defer p.settle(excluded, nil) // does nothing once settled below
 	t.deliver(h, nil, nil)
-	if poll && verdict.LongPoll(req, verdict.RouteOf(req.URL.Path)) > 0 {
+	var lp time.Duration // the long poll's wait, read from the body once
+	if poll {
+		lp = verdict.LongPoll(req, verdict.RouteOf(req.URL.Path))
+	}
+	if lp > 0 {
 		// A request refused while this long poll is parked may take its
 		// place (host.parkPoll).
 		p.sent = t.clock.since()
 		h.pollProbe.Store(&p)
 		defer h.pollProbe.CompareAndSwap(&p, nil)
 	}
-	resp, err := t.sendProbe(req)
+	resp, err := t.sendProbe(req, lp)
 	p.settle(t.judge(req, resp, err), resp)
 	return t.deliver(h, resp, err)
 }
@@ -209,18 +199,16 @@ func (t *Transport) sendAsProbe(req *http.Request, h *host, p probe, poll bool) 
 // and another request refused beside it takes its place.
 const longPollPark = 250 * time.Millisecond
 
-// sendProbe sends a probe bounded by ProbeTimeout (plus a long poll's own
-// wait), unless the request's deadline comes sooner. A probe that runs out
+// sendProbe sends a probe bounded by ProbeTimeout (plus longPoll, a long
+// poll's own wait), unless the request's deadline comes sooner. A probe that runs out
 // of time is judged a failure: its error is a timeout, not the caller's
 // cancellation.
-func (t *Transport) sendProbe(req *http.Request) (*http.Response, error) {
+func (t *Transport) sendProbe(req *http.Request, longPoll time.Duration) (*http.Response, error) {
 	d := t.s.ProbeTimeout
 	if d < 0 {
 		return t.send(req)
 	}
-	if req.URL != nil {
-		d += verdict.LongPoll(req, verdict.RouteOf(req.URL.Path))
-	}
+	d += longPoll
 	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= d {
 		return t.send(req)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ebb-go/ebb/internal/hosts"
@@ -88,7 +87,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.off || verdict.Drains(req) {
 		return t.next.RoundTrip(req)
 	}
-	key, longPoll := verdict.HostOf(req), isLongPoll(req)
+	key, longPoll := verdict.HostOf(req), verdict.Activation(req)
 	h := t.hosts.Get(key)
 	if h == nil {
 		// More busy hosts than MaxHosts: this one goes unlimited.
@@ -161,22 +160,6 @@ func (t *Transport) roundTripSlow(h *host, key verdict.Host, longPoll bool, req 
 	h.release(p, verdict.Of(req, resp, err).Kind)
 	return resp, err
 }
-
-// isLongPoll reports whether req is a job activation, which the gateway
-// answers as a long poll (see the package doc). The suffix test spares
-// every other request the route lookup.
-func isLongPoll(req *http.Request) bool {
-	if req.Method != http.MethodPost || req.URL == nil {
-		return false
-	}
-	p := req.URL.Path
-	for len(p) > 1 && p[len(p)-1] == '/' {
-		p = p[:len(p)-1]
-	}
-	return strings.HasSuffix(p, activation) && verdict.RouteOf(p).Template == "/v2"+activation
-}
-
-const activation = "/jobs/activation"
 
 // report calls the hooks about an attempt that got no permit. Everything
 // the attempt held is given back by then, so a hook that panics leaves

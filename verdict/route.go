@@ -453,17 +453,35 @@ func SafeByRequest(req *http.Request) bool {
 // completion), which no layer of ebb holds back. It is the one place that
 // decides it; a suffix test spares every other request the route lookup.
 func Drains(req *http.Request) bool {
-	if req.URL == nil {
+	p := trimmedPath(req)
+	if !strings.HasSuffix(p, "/completion") && !strings.HasSuffix(p, "/failure") && !strings.HasSuffix(p, "/error") {
 		return false
+	}
+	return RouteOf(p).Drain()
+}
+
+// Activation reports whether req is a job activation, which Camunda's
+// gateway serves as a long poll (see [LongPoll]). It is the one place that
+// decides it; a suffix test spares every other request the route lookup.
+func Activation(req *http.Request) bool {
+	if req.Method != http.MethodPost {
+		return false
+	}
+	p := trimmedPath(req)
+	return strings.HasSuffix(p, "/jobs/activation") && RouteOf(p).Template == "/v2/jobs/activation"
+}
+
+// trimmedPath returns req's path without trailing slashes, "" without a
+// URL.
+func trimmedPath(req *http.Request) string {
+	if req.URL == nil {
+		return ""
 	}
 	p := req.URL.Path
 	for len(p) > 1 && p[len(p)-1] == '/' {
 		p = p[:len(p)-1]
 	}
-	if !strings.HasSuffix(p, "/completion") && !strings.HasSuffix(p, "/failure") && !strings.HasSuffix(p, "/error") {
-		return false
-	}
-	return RouteOf(req.URL.Path).Drain()
+	return p
 }
 
 // Admit counts a template the caller already has (from [RouteOf]) against

@@ -257,3 +257,27 @@ func keys(m map[string]bool) []string {
 	}
 	return out
 }
+
+func TestActivation(t *testing.T) {
+	for _, tt := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"POST", "/v2/jobs/activation", true},
+		{"POST", "/v2/jobs/activation/", true},
+		{"POST", "/zeebe/v2/jobs/activation", true},
+		{"GET", "/v2/jobs/activation", false},
+		{"POST", "/v2/jobs/activation/extra", false},
+		{"POST", "/v2/process-instances", false},
+		{"POST", "/api/jobs/activation", false},
+		{"POST", "/", false},
+	} {
+		req, _ := http.NewRequest(tt.method, "http://gw:8080"+tt.path, nil)
+		if got := Activation(req); got != tt.want {
+			t.Errorf("Activation(%s %s) = %v, want %v", tt.method, tt.path, got, tt.want)
+		}
+	}
+	if Activation(&http.Request{Method: "POST"}) {
+		t.Error("a request without a URL is an activation")
+	}
+}
