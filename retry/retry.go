@@ -117,6 +117,10 @@ type call struct {
 
 	routed bool
 	rt     verdict.Route
+	// longPoll is the request's long-poll wait (verdict.LongPoll), once
+	// polled says it was read.
+	polled   bool
+	longPoll time.Duration
 
 	bo      *backoff.ExponentialBackOff // only once a retry is due
 	attempt int
@@ -182,9 +186,11 @@ func (c *call) send(req *http.Request) (*http.Response, error) {
 	if d <= 0 {
 		return c.t.next.RoundTrip(req)
 	}
-	if lp := verdict.LongPoll(req, c.route()); lp > 0 {
-		d += lp
+	if !c.polled {
+		// Read from the body once per logical request, not per attempt.
+		c.polled, c.longPoll = true, verdict.LongPoll(c.req, c.route())
 	}
+	d += c.longPoll
 	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) <= d {
 		return c.t.next.RoundTrip(req)
 	}

@@ -825,3 +825,24 @@ func TestDrainBoundedInTime(t *testing.T) {
 		}
 	})
 }
+
+// A long poll's wait is read from its body once per logical request, not
+// once per attempt: three attempts of a job activation under an attempt
+// bound take the body three times (the wait once, the two clones twice).
+func TestLongPollReadOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := testkit.NewScript(testkit.Unavailable, testkit.Unavailable, ok200)
+		rt := New(s, Policy{AttemptTimeout: time.Second})
+		req := newReq(t, t.Context(), "POST", "/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1,"requestTimeout":20000}`)
+		getBody, takes := req.GetBody, 0
+		req.GetBody = func() (io.ReadCloser, error) { takes++; return getBody() }
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 || s.Count() != 3 {
+			t.Fatalf("got %v, %v after %d attempts", resp, err, s.Count())
+		}
+		resp.Body.Close()
+		if takes != 3 {
+			t.Errorf("the body was taken %d times, want 3", takes)
+		}
+	})
+}
