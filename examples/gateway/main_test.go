@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -13,29 +12,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ebb-go/ebb/camundatest"
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// syncBuffer is a bytes.Buffer safe to write from one goroutine and read from
-// another once the writer is done.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func post(t *testing.T, url, body string) (int, string) {
@@ -53,7 +34,7 @@ func TestServeAndReport(t *testing.T) {
 	defer http.DefaultClient.CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Output
 	urls := make(chan string, 1)
 	code := make(chan int)
 	go func() {
@@ -125,7 +106,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-outage", "refuse@soon+1s"}, `"soon" is not a duration of 0 or more`},
 		{[]string{"-outage", "reset@1s+0s"}, `"0s" is not a positive duration`},
 	} {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.Output
 		if c := cli(context.Background(), tt.args, &stdout, &stderr, nil); c != 2 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%q: exit %d, stderr %q, want %q", tt.args, c, stderr.String(), tt.want)
 		}
@@ -136,7 +117,7 @@ func TestBadFlags(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Output
 	if c := cli(context.Background(), []string{"-h"}, &stdout, &stderr, nil); c != 0 || !strings.Contains(stderr.String(), "about 100 requests/s") {
 		t.Errorf("-h: exit %d, usage %q", c, stderr.String())
 	}
@@ -147,7 +128,7 @@ func TestHelp(t *testing.T) {
 func serve(t *testing.T, args ...string) (url string, output func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Output
 	urls := make(chan string, 1)
 	code := make(chan int, 1)
 	go func() {
@@ -262,12 +243,12 @@ func TestAddressTaken(t *testing.T) {
 	defer cancel()
 	urls := make(chan string, 1)
 	code := make(chan int)
-	var out1 syncBuffer
+	var out1 testkit.Output
 	go func() {
 		code <- cli(ctx, []string{"-addr", "127.0.0.1:0"}, &out1, &out1, func(url string) { urls <- url })
 	}()
 	addr := strings.TrimPrefix(<-urls, "http://")
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Output
 	if c := cli(context.Background(), []string{"-addr", addr}, &stdout, &stderr, nil); c != 1 || !strings.Contains(stderr.String(), "gateway:") {
 		t.Errorf("exit %d, stderr %q", c, stderr.String())
 	}
@@ -280,7 +261,7 @@ func TestAddressTaken(t *testing.T) {
 func TestOutageFlag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Output
 	urls := make(chan string, 1)
 	code := make(chan int)
 	go func() {
@@ -314,7 +295,7 @@ func TestOutageFlag(t *testing.T) {
 }
 
 // waitFor waits, up to 10s of real time, for out to hold want.
-func waitFor(t *testing.T, out *syncBuffer, want string) {
+func waitFor(t *testing.T, out *testkit.Output, want string) {
 	t.Helper()
 	for range 1000 {
 		if strings.Contains(out.String(), want) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/breaker"
+	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/transport"
 )
@@ -71,7 +72,7 @@ func TestProgressTicks(t *testing.T) {
 	defer cancel()
 	c := shortConfig()
 	c.duration = time.Minute
-	var out syncBuffer
+	var out testkit.Output
 	c.progress = &out
 	ticks := make(chan time.Time)
 	c.ticks = ticks

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/camundatest"
+	"github.com/ebb-go/ebb/internal/testkit"
 )
 
 // TestDashboardOnPrometheus has a real Prometheus server (Debian's
@@ -259,7 +260,7 @@ func startPrometheus(ctx context.Context, t *testing.T, path, target string) *pr
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs testkit.Output
 	cmd := exec.CommandContext(ctx, path,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

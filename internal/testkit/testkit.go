@@ -232,3 +232,23 @@ func (g *Gate) Take() []*Held {
 
 // Answer releases the attempt with step.
 func (h *Held) Answer(step Step) { h.answer <- step }
+
+// Output is a bytes.Buffer safe for concurrent writes and reads: the
+// stdout or stderr of a program run in a test while the test reads it.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+// String returns what was written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
