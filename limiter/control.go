@@ -124,9 +124,8 @@ func (c *control) set(now time.Time, l, known float64) {
 }
 
 // backpressure records a backpressure answer to an attempt that started in
-// epoch while n attempts, itself included, were in flight and waiting
-// attempts waited.
-func (c *control) backpressure(now time.Time, epoch uint64, n, waiting int) {
+// epoch while n attempts, itself included, were in flight.
+func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 	c.signalAt, c.grownAt, c.reachedAt = now, now, now
 	others := float64(n - 1)
 	switch {

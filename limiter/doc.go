@@ -72,7 +72,8 @@
 // first come first served after the long polls. An attempt that gets no
 // permit, because the queue is full ([ErrQueueFull]) or its context ended
 // while it waited, fails with an error matching [verdict.ErrNotSent] (and
-// the context's error, or [verdict.ErrRefused]); its body is closed and
+// the context's cause, which is its error unless it was canceled with a
+// cause of its own, or [verdict.ErrRefused]); its body is closed and
 // nothing is sent. An error from next is never one of these: once an
 // attempt is handed on, it may have reached the server.
 //

@@ -78,7 +78,7 @@ func (h *host) retire() bool {
 		return false
 	}
 	if h.word.CompareAndSwap(0, goneBit) {
-		return true
+		return h.retired()
 	}
 	// The limit may have gone out of the way with time, unnoticed.
 	if !h.mu.TryLock() {
@@ -89,7 +89,20 @@ func (h *host) retire() bool {
 		return false
 	}
 	h.advance(h.t.now())
-	return h.word.CompareAndSwap(0, goneBit)
+	return h.word.CompareAndSwap(0, goneBit) && h.retired()
+}
+
+// retired confirms the mark retire has just set, unless a long poll that
+// holds no permit came in meanwhile: a long poll counts itself in polls
+// before it reads the word, and retire marks the word before it reads
+// polls, so that one of the two sees the other. If the long poll did, it
+// looks its host up again; if retire did, it takes the mark back.
+func (h *host) retired() bool {
+	if h.polls.Load() == 0 {
+		return true
+	}
+	h.word.CompareAndSwap(goneBit, 0)
+	return false
 }
 
 // tryAcquire takes a permit if the limit is out of the way, with a single
@@ -135,14 +148,15 @@ func (h *host) acquire(req *http.Request, longPoll bool) (permit, time.Duration,
 		// The epoch is read before the word: a long poll that slips in as
 		// the first backpressure arrives belongs to the burst before it.
 		e := h.epoch.Load()
+		// Parked by the gateway without using the cluster, a long poll
+		// takes no permit while the limit is out of the way, so that it
+		// is not counted as load when the first refusal comes. It counts
+		// itself before it reads the word (see retired).
+		h.polls.Add(1)
 		if h.word.Load()&(limitedBit|goneBit) == 0 {
-			// Parked by the gateway without using the cluster, a long
-			// poll takes no permit while the limit is out of the way, so
-			// that it is not counted as load when the first refusal
-			// comes.
-			h.polls.Add(1)
 			return permit{epoch: e, free: true}, -1, nil
 		}
+		h.polls.Add(-1)
 	}
 	return h.acquireSlow(req, longPoll)
 }
@@ -158,10 +172,10 @@ func (h *host) acquireSlow(req *http.Request, longPoll bool) (permit, time.Durat
 	h.advance(now)
 	h.grant(now)
 	n := int(h.word.Load() & countMask)
-	// A long poll goes before the ordinary attempts waiting, after the
-	// long polls waiting.
-	first := h.head == nil || longPoll && !h.head.poll
-	if first && (h.ctl.admits(now, n, h.head != nil) || h.t.observe) {
+	// Whoever still waits after grant could not be admitted, and nor can
+	// this attempt: it queues behind them (a long poll before the ordinary
+	// attempts, see push). Observe queues nobody.
+	if h.head == nil && (h.ctl.admits(now, n, false) || h.t.observe) {
 		h.word.Add(1)
 		if n+1 >= h.ctl.permits() {
 			h.ctl.reached(now)
@@ -293,7 +307,7 @@ func (h *host) refused(p permit, holds bool) {
 	if !holds {
 		n++ // counted as if it held one, to read the others in flight
 	}
-	h.ctl.backpressure(now, p.epoch, n, h.waiting)
+	h.ctl.backpressure(now, p.epoch, n)
 	h.word.Or(limitedBit)
 	if holds {
 		h.word.Add(-1)

@@ -115,9 +115,12 @@ func (t *Transport) send(h *host, e uint64, req *http.Request) (*http.Response, 
 	resp, err := t.next.RoundTrip(req)
 	// The permit goes back as soon as next returns, before the body is
 	// read: the server has answered, its slot is free, and a caller slow
-	// to read a large body must not hold back the attempts behind it.
+	// to read a large body must not hold back the attempts behind it. (The
+	// verdict may read some of the body, which may panic: the deferred
+	// release covers it.)
+	k := verdict.Of(req, resp, err).Kind
 	done = true
-	if k := verdict.Of(req, resp, err).Kind; k == verdict.Backpressure || !h.tryRelease() {
+	if k == verdict.Backpressure || !h.tryRelease() {
 		h.release(permit{epoch: e}, k)
 	}
 	return resp, err
@@ -156,8 +159,9 @@ func (t *Transport) roundTripSlow(h *host, key verdict.Host, longPoll bool, req 
 		t.hooks.OnWait(h.label, waited)
 	}
 	resp, err := t.next.RoundTrip(req)
+	k := verdict.Of(req, resp, err).Kind
 	done = true
-	h.release(p, verdict.Of(req, resp, err).Kind)
+	h.release(p, k)
 	return resp, err
 }
 
