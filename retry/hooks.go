@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -118,6 +119,13 @@ type Error struct {
 	Attempts int
 	// Err is the last attempt's error, or the context's.
 	Err error
+	// Reached says an earlier attempt may have reached the server and
+	// been carried out: it got no answer, or one that leaves its outcome
+	// open (unavailable, 502, 504). The error then matches neither
+	// verdict.ErrNotSent nor verdict.ErrRefused, whatever the last
+	// attempt's said (a limiter's full queue, say): the request as a whole
+	// may not be safe to send again.
+	Reached bool
 }
 
 // Error reads "retry: host:port: N attempts: cause".
@@ -126,11 +134,33 @@ func (e *Error) Error() string {
 	if e.Attempts == 1 {
 		s = ""
 	}
-	return fmt.Sprintf("retry: %s: %d attempt%s: %v", e.Host, e.Attempts, s, e.Err)
+	msg := fmt.Sprintf("retry: %s: %d attempt%s: %v", e.Host, e.Attempts, s, e.Err)
+	if e.Reached {
+		msg += " (an earlier attempt may have reached the server)"
+	}
+	return msg
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the cause; when Reached, one that does not match the
+// sentinels of a request that was never sent (errors.As no longer finds
+// the cause's own types then).
+func (e *Error) Unwrap() error {
+	if e.Reached {
+		return reached{e.Err}
+	}
+	return e.Err
+}
+
+// reached is the cause of an Error whose request may have reached the
+// server: it matches what the cause matches but verdict.ErrNotSent and
+// verdict.ErrRefused.
+type reached struct{ err error }
+
+func (r reached) Error() string { return r.err.Error() }
+
+func (r reached) Is(target error) bool {
+	return target != verdict.ErrNotSent && target != verdict.ErrRefused && errors.Is(r.err, target)
+}
 
 type attemptsKey struct{}
 

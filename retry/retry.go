@@ -129,6 +129,9 @@ type call struct {
 	kept  *http.Response
 	keptV verdict.Attempt
 	start time.Duration // since t.epoch, when OnDone wants Elapsed
+	// reached says an attempt before the current one may have reached
+	// the server and been carried out (see Error.Reached).
+	reached bool
 	ev    Event
 }
 
@@ -166,6 +169,9 @@ func (c *call) run() (*http.Response, error) {
 		}
 
 		c.kept, c.keptV = keep(resp), a
+		if !a.NotSent && (a.Kind == verdict.TransportError || a.Kind == verdict.Unavailable) {
+			c.reached = true
+		}
 		c.ev.Delay = delay
 		c.notify(c.t.hooks.OnRetry, nil, next)
 		if werr := sleep(c.ctx, delay); werr != nil {
@@ -209,7 +215,7 @@ func (c *call) finish(stop Stop, resp *http.Response, err error, a verdict.Attem
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
-		return nil, &Error{Host: c.host.label, Attempts: c.ev.Attempt, Err: err}
+		return nil, &Error{Host: c.host.label, Attempts: c.ev.Attempt, Err: err, Reached: c.reached}
 	}
 	return resp, nil
 }

@@ -846,3 +846,44 @@ func TestLongPollReadOnce(t *testing.T) {
 		}
 	})
 }
+
+// A request whose earlier attempt may have reached the server is never
+// reported "refused, nothing sent", whatever its last attempt's error says:
+// a job activation reset mid-request (it may have activated jobs), retried
+// as it is safe to, and then refused by a full queue below. After a
+// backpressure answer, which carried nothing out, the refusal stands.
+func TestNotSentOnlyWhenNothingReached(t *testing.T) {
+	full := testkit.Fail(fmt.Errorf("limiter: wait queue full: %w", errors.Join(verdict.ErrRefused, verdict.ErrNotSent)))
+	for _, tt := range []struct {
+		name    string
+		first   testkit.Step
+		reached bool
+	}{
+		{"after a reset", reset, true},
+		{"after a 504", testkit.GatewayTimeout, true},
+		{"after backpressure", testkit.ResourceExhausted, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := testkit.NewScript(tt.first, full)
+				req := newReq(t, t.Context(), "POST", "/v2/jobs/activation", `{"type":"t","maxJobsToActivate":1}`)
+				_, err := New(s, Policy{}).RoundTrip(req)
+				if s.Count() != 2 {
+					t.Fatalf("%d attempts, want 2", s.Count())
+				}
+				notSent := errors.Is(err, verdict.ErrNotSent) || errors.Is(err, verdict.ErrRefused)
+				if notSent == tt.reached {
+					t.Errorf("error %q matches the not-sent sentinels: %v, want %v", err, notSent, !tt.reached)
+				}
+				a := verdict.Of(req, nil, err)
+				if tt.reached && (a.Kind != verdict.TransportError || a.NotSent) {
+					t.Errorf("verdict %v NotSent=%v, want a transport error that may have been sent", a.Kind, a.NotSent)
+				}
+				var re *Error
+				if !errors.As(err, &re) || re.Reached != tt.reached {
+					t.Errorf("Reached = %v, want %v", re != nil && re.Reached, tt.reached)
+				}
+			})
+		})
+	}
+}
