@@ -95,18 +95,18 @@ func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration) (resp
 		cancel(nil)
 		return resp, false, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, false, err
 }
 
 // cancelBody releases an attempt's context once its body is closed.
 type cancelBody struct {
 	io.ReadCloser
-	cancel func()
+	cancel context.CancelCauseFunc
 }
 
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.cancel()
+	b.cancel(nil)
 	return err
 }
