@@ -180,7 +180,7 @@ func (e *env) blame(err error) error {
 	case primary != "":
 		return fmt.Errorf("%s: %s", primary, why)
 	case len(others) > 0:
-		return fmt.Errorf("%s: conflicts with the settings in code: %w", strings.Join(others, ", "), err)
+		return fmt.Errorf("%s: conflicts with the settings in code, or their defaults: %w", strings.Join(others, ", "), err)
 	}
 	return fmt.Errorf("settings from the environment: %w", err)
 }
@@ -288,8 +288,7 @@ func (e *env) duration(field string, allowOff bool, set func(c *config, d time.D
 // ratio reads a number above 0, or off, which the settings spell -1. A zero
 // would read as "the default" in Go, so it is refused rather than guessed.
 func (e *env) ratio(field string, dst func(*config) *float64, name string) {
-	if _, v, ok := e.get(name); ok && v == "0" {
-		e.fail(name, v, `must be above 0 (or "off")`)
+	if e.zero(name, `must be above 0 (or "off")`) {
 		return
 	}
 	e.number(field, true, func(c *config, f float64, off bool) {
@@ -300,6 +299,21 @@ func (e *env) ratio(field string, dst func(*config) *float64, name string) {
 	}, name)
 }
 
+// zero refuses, with why, a value of name that reads as the number 0 in
+// any spelling (0.0, 0e3), where a zero in the settings means "the
+// default", and reports whether it did.
+func (e *env) zero(name, why string) bool {
+	_, v, ok := e.get(name)
+	if !ok {
+		return false
+	}
+	if f, err := strconv.ParseFloat(v, 64); err != nil || f != 0 {
+		return false
+	}
+	e.fail(name, v, why)
+	return true
+}
+
 func (e *env) retry() {
 	e.whole("retry.MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
 		"EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
@@ -307,7 +321,9 @@ func (e *env) retry() {
 		"EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
 	e.duration("retry.MaxInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
 		"EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
-	e.number("retry.Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
+	if !e.zero("EBB_RETRY_MULTIPLIER", "must be at least 1") {
+		e.number("retry.Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
+	}
 	e.number("retry.RandomizationFactor", false, func(c *config, f float64, _ bool) {
 		c.retry.RandomizationFactor = f
 		if f == 0 {
@@ -391,7 +407,8 @@ func (e *env) namespace() {
 func (e *env) unknown(environ []string) {
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "EBB_") || known(name) {
+		if !strings.HasPrefix(name, "EBB_") || known(name) || value == "" {
+			// An empty variable counts as unset, known or not.
 			continue
 		}
 		best, dist := "", math.MaxInt

@@ -93,6 +93,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "NaN"}, `EBB_RETRY_BUDGET_RATIO="NaN": not a finite number (or "off")`},
 		{map[string]string{"EBB_RETRY_MULTIPLIER": "+Inf"}, `EBB_RETRY_MULTIPLIER="+Inf": not a finite number`},
 		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "0"}, `EBB_RETRY_BUDGET_RATIO="0": must be above 0 (or "off")`},
+		{map[string]string{"EBB_RETRY_BUDGET_RATIO": "0.0"}, `EBB_RETRY_BUDGET_RATIO="0.0": must be above 0 (or "off")`},
+		{map[string]string{"EBB_RETRY_MULTIPLIER": "0"}, `EBB_RETRY_MULTIPLIER="0": must be at least 1`},
 		{map[string]string{"EBB_ATTEMPT_TIMEOUT": "0s"}, `EBB_ATTEMPT_TIMEOUT="0s": must be positive`},
 		{map[string]string{"EBB_ATTEMPT_TIMEOUT": "soon"}, `EBB_ATTEMPT_TIMEOUT="soon": not a duration (such as "250ms" or "2s") or "off"`},
 		{map[string]string{"EBB_RETRY_MULTIPLIER": "two"}, `EBB_RETRY_MULTIPLIER="two": not a finite number`},
@@ -197,6 +199,7 @@ func TestFromEnvBreaker(t *testing.T) {
 		{map[string]string{"EBB_BREAKER_WINDOW": "-1s"}, `EBB_BREAKER_WINDOW="-1s": must be positive`},
 		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "1.5"}, `EBB_BREAKER_FAILURE_RATIO="1.5": must be at most 1`},
 		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0"}, `EBB_BREAKER_FAILURE_RATIO="0": must be above 0`},
+		{map[string]string{"EBB_BREAKER_FAILURE_RATIO": "0.00"}, `EBB_BREAKER_FAILURE_RATIO="0.00": must be above 0`},
 		{map[string]string{"EBB_BREAKER_MIN_REQUESTS": "0"}, `EBB_BREAKER_MIN_REQUESTS="0": must be at least 1`},
 		{map[string]string{"EBB_BREAKER_CONSECUTIVE_FAILURES": "few"}, `EBB_BREAKER_CONSECUTIVE_FAILURES="few": not a whole number`},
 		{map[string]string{"EBB_BREAKER_OPEN_TIMEOUT": "10"}, `EBB_BREAKER_OPEN_TIMEOUT="10": not a duration`},
@@ -298,6 +301,13 @@ func TestFromEnvUnknownVariable(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `EBB_WHATEVER_ELSE_ENTIRELY="1": not a variable ebb reads`) || strings.Contains(err.Error(), "OTHER_VAR") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// An empty variable counts as unset, an unknown one too.
+func TestFromEnvUnknownEmpty(t *testing.T) {
+	if _, err := envOf(map[string]string{"EBB_RETRY_MAXATTEMPTS": ""}); err != nil {
+		t.Errorf("an empty unknown variable: %v", err)
 	}
 }
 
