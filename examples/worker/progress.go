@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/transport"
+	"github.com/ebb-go/ebb/verdict"
 )
 
 // progress samples the run once a second: the demo's own counters, ebb's
@@ -43,20 +43,14 @@ func newProgress(sum *summary, out io.Writer) *progress {
 	return p
 }
 
-// hostOf is the host:port of a URL, its port filled in from the scheme.
+// hostOf is the host of a URL as the chain's snapshot names it: host:port
+// in lower case, the port filled in from the scheme (verdict.Host.Label).
 func hostOf(address string) string {
 	u, err := url.Parse(address)
 	if err != nil {
 		return ""
 	}
-	if u.Port() != "" {
-		return u.Host
-	}
-	port := "80"
-	if u.Scheme == "https" {
-		port = "443"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return verdict.Host{Scheme: u.Scheme, Addr: u.Host}.Label()
 }
 
 // take reads the counters and the chain's snapshot.

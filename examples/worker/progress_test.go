@@ -152,3 +152,18 @@ func TestProgressTo(t *testing.T) {
 		}
 	}
 }
+
+// hostOf names a host as the chain's snapshot does, whatever the case and
+// whether the port is given.
+func TestHostOf(t *testing.T) {
+	for give, want := range map[string]string{
+		"http://LocalHost:8080":     "localhost:8080",
+		"http://gw.example":         "gw.example:80",
+		"https://GW.example/v2":     "gw.example:443",
+		"http://[::1]:26500/zeebe/": "[::1]:26500",
+	} {
+		if got := hostOf(give); got != want {
+			t.Errorf("hostOf(%q) = %q, want %q", give, got, want)
+		}
+	}
+}

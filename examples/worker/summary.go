@@ -165,7 +165,7 @@ func (s *summary) print(out io.Writer) {
 	} else if ended := ok - 1 + failed; ended == 0 {
 		p("result     nothing to judge: every request was cut short when the time was up (-duration %v)", s.config.duration)
 	} else {
-		p("result     succeeded: %d of %d requests failed (%.2f%%; the run fails above -max-failed %g%%)",
+		p("result     succeeded: %d of %d requests failed (the topology asked first aside; %.2f%%; the run fails above -max-failed %g%%)",
 			failed, ended, 100*safeDiv(float64(failed), float64(ended)), 100*s.config.maxFailed)
 	}
 	if s.metricsAddr != "" {

@@ -189,6 +189,9 @@ func (w *worker) poll(ctx, handleCtx context.Context, id int, slots chan struct{
 			}
 		}
 		jobs, err := w.activate(ctx, fmt.Sprintf("%s-%d", w.name, id), free)
+		// A gateway that sends more jobs than asked for gets only as many
+		// handled as there are slots; the rest time out on the broker.
+		jobs = jobs[:min(len(jobs), free)]
 		for range free - len(jobs) {
 			<-slots
 		}
