@@ -301,6 +301,11 @@ func run(ctx context.Context, c config, logw io.Writer) (*summary, error) {
 		if err != nil {
 			return nil, configError{fmt.Errorf("-gateway-version: %w", err)}
 		}
+		if c.gatewayAddr != "" {
+			if _, _, err := net.SplitHostPort(c.gatewayAddr); err != nil {
+				return nil, configError{fmt.Errorf("-gateway-addr %q: want host:port: %w", c.gatewayAddr, err)}
+			}
+		}
 		gw, err = camundatest.New(
 			camundatest.WithVersion(v),
 			camundatest.WithAddr(cmp.Or(c.gatewayAddr, camundatest.DefaultAddr)),
@@ -308,7 +313,8 @@ func run(ctx context.Context, c config, logw io.Writer) (*summary, error) {
 			camundatest.WithCapacity(camundatest.Capacity{Slots: c.slots, ServiceTime: c.serviceTime}),
 		)
 		if err != nil {
-			return nil, fmt.Errorf("emulated gateway: %w", err)
+			// What New refuses comes from the flags (-process, -job-type).
+			return nil, configError{fmt.Errorf("emulated gateway: %w", err)}
 		}
 		if err := gw.Start(); err != nil {
 			return nil, fmt.Errorf("emulated gateway: %w", err)

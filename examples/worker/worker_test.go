@@ -211,6 +211,8 @@ func TestCLIErrors(t *testing.T) {
 		{name: "load", args: []string{"-load", "-1"}, want: `invalid value "-1" for flag -load`},
 		{name: "slots", args: []string{"-gateway-slots", "-1"}, want: "-gateway-slots"},
 		{name: "version", args: []string{"-gateway-version", "9.0"}, want: "8.6, 8.7, 8.8.0-8.8.2, 8.8.3+, 8.9 and 8.10"},
+		{name: "gateway address", args: []string{"-gateway-addr", "nonsense"}, want: `-gateway-addr "nonsense": want host:port`},
+		{name: "process", args: []string{"-process", ""}, want: "emulated gateway"},
 		{name: "environment", env: map[string]string{"EBB_RETRY_MAX_ATTEMPTS": "many"}, want: `EBB_RETRY_MAX_ATTEMPTS="many"`},
 		{name: "misspelt variable", env: map[string]string{"EBB_RETRY_MAXATTEMPTS": "2"}, want: "EBB_RETRY_MAX_ATTEMPTS"},
 		{name: "no scheme", env: map[string]string{"CAMUNDA_REST_ADDRESS": "localhost:8080"}, want: "no scheme; write http://localhost:8080"},
