@@ -346,7 +346,7 @@ func run(ctx context.Context, c config, logw io.Writer) (*summary, error) {
 		GatewayVersion string `json:"gatewayVersion"`
 	}
 	if err := a.call(ctx, http.MethodGet, "/v2/topology", nil, http.StatusOK, &topo, 0); err != nil {
-		return nil, fmt.Errorf("no cluster answers at %s: %w", redact(base), err)
+		return nil, fmt.Errorf("the cluster at %s did not answer its topology: %w", redact(base), err)
 	}
 	sum.topology.ok.Add(1)
 	sum.gatewayVersion = topo.GatewayVersion

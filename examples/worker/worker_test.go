@@ -289,7 +289,7 @@ func TestNothingListening(t *testing.T) {
 		t.Setenv("CAMUNDA_REST_ADDRESS", give)
 		var stdout, stderr bytes.Buffer
 		code := cli([]string{"-duration", "10s", "-metrics-addr", ""}, &stdout, &stderr)
-		if code != 1 || !strings.Contains(stderr.String(), "no cluster answers at http://"+addr+": ") ||
+		if code != 1 || !strings.Contains(stderr.String(), "the cluster at http://"+addr+" did not answer its topology: ") ||
 			!strings.Contains(stderr.String(), "connection refused") {
 			t.Errorf("%s: exit %d, stderr %q; want 1 and the refused connection", give, code, stderr.String())
 		}
