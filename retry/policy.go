@@ -44,7 +44,8 @@ type Policy struct {
 
 	// AttemptTimeout bounds each attempt, from sending it to its response
 	// headers, so that a server that never answers cannot hold a request
-	// (or a breaker's probe) for good. A job activation that long-polls
+	// for good (transport.WithAttemptTimeout bounds the breaker's probes
+	// as well; this field alone does not). A job activation that long-polls
 	// gets its own requestTimeout on top, so the bound never cuts a long
 	// poll short. An attempt that runs out of time is a transport error,
 	// retried only where that is safe. 0 means no bound beyond the

@@ -132,7 +132,7 @@ type call struct {
 	// reached says an attempt before the current one may have reached
 	// the server and been carried out (see Error.Reached).
 	reached bool
-	ev    Event
+	ev      Event
 }
 
 func (c *call) run() (*http.Response, error) {

@@ -44,7 +44,8 @@ import (
 //	EBB_RETRY_MAX_RETRY_AFTER             30s      longest Retry-After waited for (Go duration > 0)
 //	EBB_RETRY_BUDGET_RATIO                0.2      retries of failures per request, per host (number > 0, or off)
 //	EBB_ATTEMPT_TIMEOUT                   off      bound on the wait for each attempt's and each probe's response headers;
-//	                                               long polls get their requestTimeout on top (Go duration > 0, or off;
+//	                                               long polls get their requestTimeout on top; a probe bound set in
+//	                                               code or by EBB_BREAKER_PROBE_TIMEOUT stays (Go duration > 0, or off;
 //	                                               when off, only probes are bounded, by EBB_BREAKER_PROBE_TIMEOUT)
 //	EBB_BREAKER                           on       circuit breaker (on or off)
 //	EBB_BREAKER_WINDOW                    10s      rolling window over which failures are counted (Go duration > 0)
