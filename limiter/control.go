@@ -10,9 +10,12 @@ import (
 const (
 	// backlogRef is the backlog, in waiting attempts per permit, at which
 	// a client probes at the pace Settings.Increase gives; the pace follows
-	// the cube of the backlog, within [paceMin, paceMax] times that.
+	// the cube of the backlog, within [paceMin, paceMax] times that. The
+	// high bound lets a client squeezed far below its share (a backlog of
+	// 22 per permit or more) win its permits back within a few dozen
+	// rounds, as fast as a chain of probes can take them.
 	backlogRef       = 7
-	paceMin, paceMax = 0.5, 4
+	paceMin, paceMax = 0.5, 32
 	// proof is the share of a round a probe must be accepted for to count
 	// as a level the host accepts.
 	proof = 0.5

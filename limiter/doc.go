@@ -27,8 +27,10 @@
 //     back to the attempts in flight, which the host does accept: no cut
 //     below it, so no slot sits idle.
 //   - A refusal within the known level means another client took room, or
-//     the host shrank: the limit gives back Decrease times what is in
-//     flight, so the client holding most gives back most.
+//     the host shrank: the limit falls to Decrease times what is still in
+//     flight. By default that is the room taken and no more: room given
+//     back beyond it goes to whichever probe finds it first, which over
+//     real loopback fed one client's chain of probes at the others' cost.
 //   - Such refusals may instead not come from the load at all (one hot
 //     partition of several). When they are frequent, the limiter measures
 //     them at the current concurrency and at half of it: if they do not
@@ -36,7 +38,9 @@
 //   - While the limit is in use, healthy answers probe one permit above the
 //     known level, at a pace of Increase probes a round (a round is as many
 //     answers as the limit) for a backlog of 7 attempts waiting per permit,
-//     faster with a longer backlog (up to 4 times), slower with a shorter
+//     faster with a longer backlog (as its cube, up to 32 times: a client
+//     squeezed far below its share wins its permits back within a few
+//     dozen rounds), slower with a shorter
 //     one (down to half): clients sharing a host converge to equal waits.
 //     A probe the host accepts for half a round becomes the known level,
 //     and the next probe follows at once, so capacity that returns is used
@@ -97,7 +101,7 @@
 // # Defaults
 //
 //	profile        Decrease  Increase  RecoveryInterval  UnlimitedAfter
-//	balanced       0.95      0.02      1s                30s
+//	balanced       1         0.02      1s                30s
 //	conservative   0.9       0.01      2s                60s
 //	aggressive     1         0.04      500ms             10s
 //	observe        as balanced, and never holds an attempt back

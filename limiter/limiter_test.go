@@ -124,7 +124,7 @@ func TestSettings(t *testing.T) {
 	tests := []struct {
 		give, want limiter.Settings
 	}{
-		{limiter.Settings{}, limiter.Settings{Floor: 1, Decrease: 0.95, Increase: 0.02, RecoveryInterval: time.Second,
+		{limiter.Settings{}, limiter.Settings{Floor: 1, Decrease: 1, Increase: 0.02, RecoveryInterval: time.Second,
 			UnlimitedAfter: 30 * time.Second, MaxWaiters: 1024, MaxHosts: 1024}},
 		{limiter.Settings{Profile: limiter.Conservative, MaxWaiters: 7}, limiter.Settings{Profile: limiter.Conservative,
 			Floor: 1, Decrease: 0.9, Increase: 0.01, RecoveryInterval: 2 * time.Second, UnlimitedAfter: time.Minute,
@@ -607,11 +607,12 @@ func TestRecoveryOnTime(t *testing.T) {
 func TestProbing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &testkit.Gate{}
-		lt := limiter.New(g, limiter.Settings{Increase: 0.125, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
+		lt := limiter.New(g, limiter.Settings{Increase: 1.0 / 64, RecoveryInterval: time.Hour, UnlimitedAfter: -1})
 		held := saturate(t, lt, g, 2)
-		// 60 waiting for 2 permits: a long backlog, probing at 4 times
-		// Increase, half a permit a round.
-		for range 60 {
+		// 200 waiting for 2 permits: a backlog long enough (over 22 per
+		// permit) to probe at the highest pace, 32 times Increase, half a
+		// permit a round.
+		for range 200 {
 			send(lt, newReq("POST", target))
 		}
 		waitIdle()

@@ -11,18 +11,17 @@ type Profile uint8
 // The profiles. The numbers of each are listed in the package doc.
 const (
 	// Balanced is the default: a probe for one more permit every 50 rounds
-	// at a backlog of 7 waiting per permit, a twentieth of its permits
-	// given back when another client takes room, out of the way after 30s
-	// without backpressure.
+	// at a backlog of 7 waiting per permit, only the room taken given back
+	// when another client takes room, out of the way after 30s without
+	// backpressure.
 	Balanced Profile = iota
 	// Conservative probes half as often and gives back a tenth of its
 	// permits when another client takes room, for clusters shared with
 	// traffic that matters more: a little goodput traded for fewer
 	// refusals.
 	Conservative
-	// Aggressive probes twice as often, gives back only the room taken and
-	// gets out of the way sooner, for a client that has its cluster to
-	// itself.
+	// Aggressive probes twice as often and gets out of the way sooner, for
+	// a client that has its cluster to itself.
 	Aggressive
 	// Observe tracks the limit and reports it through the hooks, but never
 	// holds an attempt back. Camunda's SDKs call it LEGACY.

@@ -28,13 +28,16 @@ type Settings struct {
 	// client took room, or the host shrank. In (0, 1]; 1 gives back only
 	// the room taken. (A refused probe takes the limit back to the attempts
 	// in flight, whatever Decrease.) Below 1, the client holding most gives
-	// back most, which brings clients sharing a host to even shares. 0 means
-	// the profile's: 0.95 (0.9 for Conservative, 1 for Aggressive).
+	// back most; but any room given back beyond what was taken goes to the
+	// first probe that finds it, and over real loopback that fed other
+	// clients' chains of probes (LAW.md). 0 means the profile's: 1 (0.9 for
+	// Conservative).
 	Decrease float64
 	// Increase is the pace of probing, in probes per round of attempts (a
 	// round is as many answers as the limit) for a client with 7 attempts
-	// waiting per permit; a client with a longer backlog probes faster (up
-	// to 4 times), one with a shorter one slower (down to half). Each probe
+	// waiting per permit; a client with a longer backlog probes faster (as
+	// the cube of the backlog, up to 32 times), one with a shorter one
+	// slower (down to half). Each probe
 	// is one permit above the level the host accepts; one the host accepts
 	// is followed at once by the next. In (0, 1]. 0 means the profile's:
 	// 0.02 (0.01 for Conservative, 0.04 for Aggressive).
@@ -122,7 +125,7 @@ func (s Settings) withDefaults() Settings {
 	d := Settings{
 		Profile:          s.Profile,
 		Floor:            1,
-		Decrease:         0.95,
+		Decrease:         1,
 		Increase:         0.02,
 		RecoveryInterval: time.Second,
 		UnlimitedAfter:   30 * time.Second,
@@ -134,7 +137,7 @@ func (s Settings) withDefaults() Settings {
 		d.Decrease, d.Increase = 0.9, 0.01
 		d.RecoveryInterval, d.UnlimitedAfter = 2*time.Second, time.Minute
 	case Aggressive:
-		d.Decrease, d.Increase = 1, 0.04
+		d.Increase = 0.04
 		d.RecoveryInterval, d.UnlimitedAfter = 500*time.Millisecond, 10*time.Second
 	}
 	set(&d.Floor, s.Floor)
