@@ -381,9 +381,8 @@ func TestSimFleetChains(t *testing.T) {
 	var ratios []float64
 	for range runs {
 		synctest.Test(t, func(t *testing.T) {
-			srv := simtest.NewServer(slots, service)
+			srv := newServer(slots)
 			srv.SetLatency(250 * time.Microsecond)
-			srv.SetJitter(jitter)
 			measure, d := time.Second, 5*time.Second
 			var loads []simtest.Load
 			for i := range 4 {

@@ -157,20 +157,13 @@ func TestRoundTripTimedOut(t *testing.T) {
 // caller's context is untouched.
 func TestRoundTripLoopback(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	defer close(release)
+	tr, req := loopback(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
 	if resp != nil {
 		resp.Body.Close()
@@ -187,19 +180,12 @@ func TestRoundTripLoopback(t *testing.T) {
 // Over loopback: once the headers are in, a body slower than the bound is
 // still read to its end.
 func TestRoundTripSlowBodyLoopback(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tr, req := loopback(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("first "))
 		w.(http.Flusher).Flush()
 		time.Sleep(150 * time.Millisecond)
 		w.Write([]byte("last"))
-	}))
-	defer srv.Close()
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
 	if err != nil || timedOut {
 		t.Fatalf("RoundTrip = %v, %v", timedOut, err)
@@ -209,4 +195,19 @@ func TestRoundTripSlowBodyLoopback(t *testing.T) {
 	if err != nil || string(b) != "first last" {
 		t.Fatalf("body %q, %v; want the whole of it", b, err)
 	}
+}
+
+// loopback serves h on loopback until the test ends, and returns a
+// transport of its own and a GET of the server's root.
+func loopback(t *testing.T, h http.HandlerFunc) (*http.Transport, *http.Request) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, req
 }
