@@ -13,9 +13,15 @@ const (
 	// the cube of the backlog, within [paceMin, paceMax] times that. The
 	// high bound lets a client squeezed far below its share (a backlog of
 	// 22 per permit or more) win its permits back within a few dozen
-	// rounds, as fast as a chain of probes can take them.
-	backlogRef       = 7
-	paceMin, paceMax = 0.5, 32
+	// rounds, as fast as a chain of probes can take them. It holds only
+	// while the host accepts the client's probes: a client whose probes are
+	// refused is alone against a full host (or the host shrank), and there
+	// a fast pace finds nothing and wastes an attempt a probe, so the bound
+	// falls towards paceLost with the share of probes refused.
+	backlogRef                 = 7
+	paceMin, paceLost, paceMax = 0.5, 4, 32
+	// lostWindow is the number of probes over which that share is smoothed.
+	lostWindow = 8
 	// proof is the share of a round a probe must be accepted for to count
 	// as a level the host accepts.
 	proof = 0.5
@@ -67,6 +73,9 @@ type control struct {
 	// While a refusal would take the limit below its floor, waiters are
 	// held back until holdUntil.
 	holdUntil time.Time
+	// lost is the smoothed share of probes the host refused, over about
+	// the last lostWindow probes.
+	lost float64
 	// round is the smoothed duration of healthy attempts, measured while
 	// the limit holds: the time one permit takes to come back.
 	round time.Duration
@@ -156,6 +165,7 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 		c.known = max(c.known-1, 0)
 	case c.probe(n):
 		// A probe refused: back to what the host does accept.
+		c.lost += (1 - c.lost) / lostWindow
 		c.set(now, others, others)
 	default:
 		// Refused within the level the host accepted: another client took
@@ -266,15 +276,17 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 		if c.answers++; c.answers >= proof*c.limit {
 			c.known = math.Floor(c.limit)
 			c.limit, c.answers = c.known+1, 0
+			c.lost -= c.lost / lostWindow
 		}
 		return
 	}
 	// Probing costs a refusal (this client's, or another's it displaces),
 	// so a client probes at a pace set by its backlog per permit: one
 	// whose requests queue longer presses harder, which brings clients
-	// sharing a host to equal waits.
+	// sharing a host to equal waits. Pressing hard pays only while probes
+	// win: as more are refused, the high bound falls.
 	r := float64(waiting) / c.limit / backlogRef
-	pace := min(max(r*r*r, paceMin), paceMax)
+	pace := min(max(r*r*r, paceMin), max(paceMax*(1-c.lost), paceLost))
 	c.limit += c.p.increase * pace / c.limit
 }
 

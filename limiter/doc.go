@@ -40,8 +40,11 @@
 //     answers as the limit) for a backlog of 7 attempts waiting per permit,
 //     faster with a longer backlog (as its cube, up to 32 times: a client
 //     squeezed far below its share wins its permits back within a few
-//     dozen rounds), slower with a shorter
-//     one (down to half): clients sharing a host converge to equal waits.
+//     dozen rounds), slower with a shorter one (down to half): clients
+//     sharing a host converge to equal waits. The high bound holds while
+//     the host accepts the client's probes; as it refuses them, the bound
+//     falls to 4 times, so a client alone on a full host with a long
+//     backlog does not waste an attempt on every fast probe.
 //     A probe the host accepts for half a round becomes the known level,
 //     and the next probe follows at once, so capacity that returns is used
 //     within a few rounds.

@@ -36,7 +36,8 @@ type Settings struct {
 	// Increase is the pace of probing, in probes per round of attempts (a
 	// round is as many answers as the limit) for a client with 7 attempts
 	// waiting per permit; a client with a longer backlog probes faster (as
-	// the cube of the backlog, up to 32 times), one with a shorter one
+	// the cube of the backlog, up to 32 times while the host accepts its
+	// probes, 4 times once it refuses them), one with a shorter one
 	// slower (down to half). Each probe
 	// is one permit above the level the host accepts; one the host accepts
 	// is followed at once by the next. In (0, 1]. 0 means the profile's:

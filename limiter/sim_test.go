@@ -109,10 +109,17 @@ func firstAbove(res simtest.Result, from time.Duration, rate float64) time.Durat
 
 // Steady overload, 256 goroutines on 32 slots: the limit sits at the
 // server's slots, every slot is used, refusals are rare, no request fails
-// and none waits much beyond the queueing floor of a fair closed loop.
+// and none waits much beyond the queueing floor of a fair closed loop. So
+// too with 1,024 goroutines, a backlog long enough for the fastest pace of
+// probing, which a client alone on a full host must not keep up.
 func TestSimSteady(t *testing.T) {
+	for _, clients := range []int{256, 1024} {
+		t.Run(fmt.Sprint(clients), func(t *testing.T) { steady(t, clients) })
+	}
+}
+
+func steady(t *testing.T, clients int) {
 	synctest.Test(t, func(t *testing.T) {
-		const clients = 256
 		d, warm := span(6*time.Second), time.Second
 		srv := newServer(slots)
 		p := newProcess(srv, balanced)
@@ -121,7 +128,7 @@ func TestSimSteady(t *testing.T) {
 		res := simtest.Run(d, simtest.Load{Transport: p.rt, Clients: clients})
 		close(stop)
 		synctest.Wait()
-		floor := time.Duration(clients / srv.Capacity() * float64(time.Second))
+		floor := time.Duration(float64(clients) / srv.Capacity() * float64(time.Second))
 		tot, lr := res.Total(), res.Loads[0]
 		goodput := res.GoodputBetween(warm, d) / srv.Capacity()
 		p99 := res.QuantileBetween(warm, d, 0.99)
