@@ -22,6 +22,12 @@ const (
 	paceMin, paceLost, paceMax = 0.5, 4, 32
 	// lostWindow is the number of probes over which that share is smoothed.
 	lostWindow = 8
+	// contested is how long after a client was last displaced (refused
+	// within the level the host accepted) its accepted probes are taken
+	// from other clients rather than from idle room: for that long a
+	// client with no more than the reference backlog does not chain its
+	// probes.
+	contested = 2 * time.Second
 	// proof is the share of a round a probe must be accepted for to count
 	// as a level the host accepts.
 	proof = 0.5
@@ -80,9 +86,10 @@ type control struct {
 	// the limit holds: the time one permit takes to come back.
 	round time.Duration
 
-	signalAt  time.Time // the last backpressure, counted or not
-	grownAt   time.Time // when RecoveryInterval last added a permit
-	reachedAt time.Time // the last time the limit was taken in full
+	displacedAt time.Time // the last refusal within the known level
+	signalAt    time.Time // the last backpressure, counted or not
+	grownAt     time.Time // when RecoveryInterval last added a permit
+	reachedAt   time.Time // the last time the limit was taken in full
 }
 
 // test measures the share of attempts refused at two levels of
@@ -181,6 +188,7 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 			c.limit = c.test.from
 			return
 		}
+		c.displacedAt = now
 		c.set(now, others*c.p.decrease, others)
 	}
 }
@@ -277,6 +285,13 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 			c.known = math.Floor(c.limit)
 			c.limit, c.answers = c.known+1, 0
 			c.lost -= c.lost / lostWindow
+			if now.Sub(c.displacedAt) < contested && float64(waiting) <= backlogRef*c.known {
+				// Room is contested and this client waits no longer than
+				// the reference: the next probe comes at the pace, not at
+				// once, or its chain would take one permit after another
+				// from the clients it displaces.
+				c.limit = c.known
+			}
 		}
 		return
 	}

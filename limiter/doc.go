@@ -47,7 +47,12 @@
 //     backlog does not waste an attempt on every fast probe.
 //     A probe the host accepts for half a round becomes the known level,
 //     and the next probe follows at once, so capacity that returns is used
-//     within a few rounds.
+//     within a few rounds. Not while room is contested, though: for 2s
+//     after a client was displaced, a client waiting no longer than the
+//     reference backlog takes its next probe at the pace. An accepted probe
+//     cannot tell idle room from room another client held, and over real
+//     loopback such chains took one permit after another from the other
+//     clients of a fleet: the widest cause of its tail.
 //   - Time adds a permit every RecoveryInterval without backpressure, and
 //     after UnlimitedAfter without backpressure or the limit being reached,
 //     the limit is out of the way again.

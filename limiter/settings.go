@@ -38,9 +38,10 @@ type Settings struct {
 	// waiting per permit; a client with a longer backlog probes faster (as
 	// the cube of the backlog, up to 32 times while the host accepts its
 	// probes, 4 times once it refuses them), one with a shorter one
-	// slower (down to half). Each probe
-	// is one permit above the level the host accepts; one the host accepts
-	// is followed at once by the next. In (0, 1]. 0 means the profile's:
+	// slower (down to half). Each probe is one permit above the level the
+	// host accepts; one the host accepts is followed at once by the next,
+	// unless the client was displaced within 2s and waits no longer than
+	// the reference. In (0, 1]. 0 means the profile's:
 	// 0.02 (0.01 for Conservative, 0.04 for Aggressive).
 	Increase float64
 	// RecoveryInterval is the time without backpressure after which the
