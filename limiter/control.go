@@ -26,7 +26,8 @@ const (
 	// within the level the host accepted) its accepted probes are taken
 	// from other clients rather than from idle room: for that long a
 	// client with no more than the reference backlog does not chain its
-	// probes.
+	// probes, unless such refusals are frequent (bg of a quarter of bgMax
+	// or more), as a hot partition's are.
 	contested = 2 * time.Second
 	// proof is the share of a round a probe must be accepted for to count
 	// as a level the host accepts.
@@ -285,11 +286,14 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 			c.known = math.Floor(c.limit)
 			c.limit, c.answers = c.known+1, 0
 			c.lost -= c.lost / lostWindow
-			if now.Sub(c.displacedAt) < contested && float64(waiting) <= backlogRef*c.known {
+			if now.Sub(c.displacedAt) < contested && c.bg < bgMax/4 && float64(waiting) <= backlogRef*c.known {
 				// Room is contested and this client waits no longer than
 				// the reference: the next probe comes at the pace, not at
 				// once, or its chain would take one permit after another
-				// from the clients it displaces.
+				// from the clients it displaces. Displacements are rare
+				// against other clients; refusals within the known level
+				// that are frequent (bg) are more likely a hot partition's,
+				// after which the chain is what wins the level back.
 				c.limit = c.known
 			}
 		}

@@ -49,7 +49,8 @@
 //     and the next probe follows at once, so capacity that returns is used
 //     within a few rounds. Not while room is contested, though: for 2s
 //     after a client was displaced, a client waiting no longer than the
-//     reference backlog takes its next probe at the pace. An accepted probe
+//     reference backlog takes its next probe at the pace, unless such
+//     refusals are frequent, as a hot partition's are. An accepted probe
 //     cannot tell idle room from room another client held, and over real
 //     loopback such chains took one permit after another from the other
 //     clients of a fleet: the widest cause of its tail.
