@@ -174,6 +174,46 @@ func TestSimRefill(t *testing.T) {
 	})
 }
 
+// Capacity halves under a fleet of four processes, then returns: 90% of it
+// is used again within 0.3s, as for a client alone. The halving displaces
+// every client, and while room is contested a client at or under the
+// reference backlog does not chain its probes; but on half its permits
+// each client here is squeezed (15 waiting per permit), and a squeezed
+// client chains (six runs: 0.2s in five, 0.3s in one; with no chain at all,
+// 0.8-1.0s).
+func TestSimFleetRefill(t *testing.T) {
+	var reaches []float64
+	for range 3 {
+		synctest.Test(t, func(t *testing.T) {
+			half, back := 3*time.Second, 6*time.Second
+			srv := newServer(slots)
+			time.AfterFunc(half, func() { srv.SetSlots(slots / 2) })
+			time.AfterFunc(back, func() { srv.SetSlots(slots) })
+			var loads []simtest.Load
+			for i := range 4 {
+				loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 64})
+			}
+			res := simtest.Run(back+time.Second, loads...)
+			halved := res.GoodputBetween(half+500*time.Millisecond, back) / (srv.Capacity() / 2)
+			reach := firstAbove(res, back, 0.9*srv.Capacity())
+			t.Logf("halved: %.3f of its capacity; 90%% of the restored capacity after %v; %v", halved, reach, res.Total())
+			if reach < 0 {
+				reach = time.Hour
+			}
+			reaches = append(reaches, reach.Seconds())
+			if halved < 0.95 {
+				t.Errorf("%.3f of the halved capacity used, want >= 0.95", halved)
+			}
+			if tot := res.Total(); tot.Failed != 0 {
+				t.Errorf("%d requests failed", tot.Failed)
+			}
+		})
+	}
+	if m := median(reaches); m > 0.3 {
+		t.Errorf("median 90%% of the restored capacity after %.1fs (%v), want within 0.3s", m, reaches)
+	}
+}
+
 // A client alone on a host, refused three times and then answered, waits
 // what its retry policy says and nothing more, request after request.
 func TestSimLoneClient(t *testing.T) {
