@@ -40,11 +40,6 @@ const (
 	// rounds, and bgHold how long refusals found to be background stay so.
 	testRounds = 4
 	bgHold     = 10 * time.Second
-	// A client is squeezed when it waits longer than the reference and
-	// holds less than squeezeShare of the highest level the host accepted
-	// from it lately, a level that fades by e every highFade.
-	squeezeShare = 2.0 / 3
-	highFade     = 10 * time.Second
 )
 
 // control is the adaptive limit of one host. It is pure logic: what depends
@@ -91,13 +86,6 @@ type control struct {
 	// round is the smoothed duration of healthy attempts, measured while
 	// the limit holds: the time one permit takes to come back.
 	round time.Duration
-
-	// high is the highest level the host accepted lately, fading over
-	// highFade from highAt: a client now well below it has lost most of
-	// what it held (to other clients, or to a host that shrank and is
-	// coming back).
-	high   float64
-	highAt time.Time
 
 	displacedAt time.Time // the last refusal within the known level
 	signalAt    time.Time // the last backpressure, counted or not
@@ -187,7 +175,6 @@ func (c *control) backpressure(now time.Time, epoch uint64, n int) {
 		// A probe refused: back to what the host does accept.
 		c.lost += (1 - c.lost) / lostWindow
 		c.set(now, others, others)
-		c.raise(now)
 	default:
 		// Refused within the level the host accepted: another client took
 		// room, the host shrank, or part of it refuses whatever the load.
@@ -298,16 +285,15 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 		if c.answers++; c.answers >= proof*c.limit {
 			c.known = math.Floor(c.limit)
 			c.limit, c.answers = c.known+1, 0
-			c.raise(now)
 			c.lost -= c.lost / lostWindow
-			if now.Sub(c.displacedAt) < contested && c.bg < bgMax/4 && !c.squeezed(now, waiting) {
-				// Room is contested and this client is not squeezed: the
-				// next probe comes at the pace, not at once, or its chain
-				// would take one permit after another from the clients it
-				// displaces. Displacements are rare against other clients;
-				// refusals within the known level that are frequent (bg)
-				// are more likely a hot partition's, after which the chain
-				// is what wins the level back.
+			if now.Sub(c.displacedAt) < contested && c.bg < bgMax/4 && float64(waiting) <= backlogRef*c.known {
+				// Room is contested and this client waits no longer than
+				// the reference: the next probe comes at the pace, not at
+				// once, or its chain would take one permit after another
+				// from the clients it displaces. Displacements are rare
+				// against other clients; refusals within the known level
+				// that are frequent (bg) are more likely a hot partition's,
+				// after which the chain is what wins the level back.
 				c.limit = c.known
 			}
 		}
@@ -321,27 +307,6 @@ func (c *control) healthy(now time.Time, d time.Duration, epoch uint64, n, waiti
 	r := float64(waiting) / c.limit / backlogRef
 	pace := min(max(r*r*r, paceMin), max(paceMax*(1-c.lost), paceLost))
 	c.limit += c.p.increase * pace / c.limit
-}
-
-// squeezed reports whether a client with waiting attempts waiting is
-// squeezed: it waits longer than the reference and holds less than
-// squeezeShare of the level it reached lately. The reference alone cannot
-// tell a client squeezed by others from one of a fleet whose clients all
-// wait long, whose chains would then take room from each other without end.
-func (c *control) squeezed(now time.Time, waiting int) bool {
-	return float64(waiting) > backlogRef*c.known && c.known < squeezeShare*c.fade(now)
-}
-
-// fade returns high as it stands at now.
-func (c *control) fade(now time.Time) float64 {
-	return c.high * math.Exp(-float64(now.Sub(c.highAt))/float64(highFade))
-}
-
-// raise makes known the high level if it is above what is left of it.
-func (c *control) raise(now time.Time) {
-	if c.known >= c.fade(now) {
-		c.high, c.highAt = c.known, now
-	}
 }
 
 // reached records that the limit was taken in full at now.

@@ -48,19 +48,12 @@
 //     A probe the host accepts for half a round becomes the known level,
 //     and the next probe follows at once, so capacity that returns is used
 //     within a few rounds. Not while room is contested, though: for 2s
-//     after a client was displaced, it takes its next probe at the pace,
-//     unless such refusals are frequent, as a hot partition's are, or the
-//     client is squeezed: it waits longer than the reference backlog and
-//     holds less than two thirds of the highest level the host accepted
-//     from it lately (a level that fades by e in 10s). An accepted probe
+//     after a client was displaced, a client waiting no longer than the
+//     reference backlog takes its next probe at the pace, unless such
+//     refusals are frequent, as a hot partition's are. An accepted probe
 //     cannot tell idle room from room another client held, and over real
 //     loopback such chains took one permit after another from the other
-//     clients of a fleet: the widest cause of its tail. A long backlog
-//     alone is not a squeeze: in a fleet whose clients all wait longer than
-//     the reference, every client chained against the others (4 processes
-//     of 100 goroutines over loopback: 2.1% of attempts refused, p99 2.7
-//     times the floor; with the lost share as the second condition, 1.0%
-//     and 1.7-1.9 times).
+//     clients of a fleet: the widest cause of its tail.
 //   - Time adds a permit every RecoveryInterval without backpressure, and
 //     after UnlimitedAfter without backpressure or the limit being reached,
 //     the limit is out of the way again.

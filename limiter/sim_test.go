@@ -475,44 +475,6 @@ func TestSimFleetChains(t *testing.T) {
 	}
 }
 
-// Four processes of 100 goroutines, a fleet whose clients all wait longer
-// than the reference backlog (11.5 per permit at their fair share), 250µs
-// away each way as in TestSimFleetChains. A long backlog alone does not
-// make a client squeezed, or every client of such a fleet would chain its
-// probes against the others: when it did, 1.5-1.8% of attempts were
-// refused and the p99 was 2.7-2.8x the floor (eight runs); now 0.7-0.9%
-// and 1.4-1.7x. Over four runs the medians stay within 1.2% and 2x.
-func TestSimDeepFleet(t *testing.T) {
-	const runs = 4
-	var ratios, wasted []float64
-	for range runs {
-		synctest.Test(t, func(t *testing.T) {
-			srv := newServer(slots)
-			srv.SetLatency(250 * time.Microsecond)
-			measure, d := time.Second, 5*time.Second
-			var loads []simtest.Load
-			for i := range 4 {
-				loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 100})
-			}
-			res := simtest.Run(d, loads...)
-			floor := time.Duration(400 / srv.Capacity() * float64(time.Second))
-			ratios = append(ratios, float64(res.QuantileBetween(measure, d, 0.99))/float64(floor))
-			wasted = append(wasted, res.RejectedBetween(measure, d))
-			if tot := res.Total(); tot.Failed != 0 {
-				t.Errorf("%d requests failed", tot.Failed)
-			}
-		})
-	}
-	med, w := median(ratios), median(wasted)
-	t.Logf("p99 / floor over %d runs: %.2f (median %.2f); refused: %.4f (median %.2f%%)", runs, ratios, med, wasted, 100*w)
-	if w > 0.012 {
-		t.Errorf("median %.2f%% of attempts refused, want <= 1.2%%", 100*w)
-	}
-	if med > 2 {
-		t.Errorf("median p99 %.2f x the floor, want <= 2", med)
-	}
-}
-
 // median sorts a and returns its median.
 func median(a []float64) float64 {
 	slices.Sort(a)
