@@ -58,7 +58,11 @@
 // 503 too, when the attempts run out, so the caller sees what the server
 // said. Errors (a transport error on the last attempt, the context ending)
 // are an [*Error] naming the host and the attempts made and wrapping the
-// cause, so errors.Is and errors.As see through it.
+// cause, so errors.Is and errors.As see through it (but for the not-sent
+// sentinels once an earlier attempt may have reached the server; see
+// [Error.Reached]), and its Timeout method answers as the cause's does, so
+// that http.Client's *url.Error reports a deadline as a timeout, as it does
+// with a bare http.Transport.
 //
 // # Retry budget
 //

@@ -142,13 +142,23 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the cause; when Reached, one that does not match the
-// sentinels of a request that was never sent (errors.As no longer finds
-// the cause's own types then).
+// sentinels of a request that was never sent, though errors.As still finds
+// the cause's own types (a *net.OpError, say) through it.
 func (e *Error) Unwrap() error {
 	if e.Reached {
 		return reached{e.Err}
 	}
 	return e.Err
+}
+
+// Timeout reports whether the cause is a timeout: a deadline that passed,
+// or a network error that says so. An *url.Error that wraps the Error (as
+// http.Client returns it) asks its cause directly, without unwrapping, so
+// that is where a caller's ue.Timeout() looks, as it would with a bare
+// http.Transport.
+func (e *Error) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
 }
 
 // reached is the cause of an Error whose request may have reached the
@@ -161,6 +171,10 @@ func (r reached) Error() string { return r.err.Error() }
 func (r reached) Is(target error) bool {
 	return target != verdict.ErrNotSent && target != verdict.ErrRefused && errors.Is(r.err, target)
 }
+
+// As finds the cause's own types; it has no Unwrap, through which errors.Is
+// would find the sentinels it hides.
+func (r reached) As(target any) bool { return errors.As(r.err, target) }
 
 type attemptsKey struct{}
 

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"syscall"
@@ -885,5 +888,54 @@ func TestNotSentOnlyWhenNothingReached(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// An Error reports a timeout as its cause does, so that http.Client's
+// *url.Error, which asks its cause directly, reports one too, as it does
+// with a bare http.Transport; and errors.As finds the cause's own types
+// even when an earlier attempt may have reached the server, while the
+// not-sent sentinels stay hidden.
+func TestErrorTimeoutAndAs(t *testing.T) {
+	opTimeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	notSentTimeout := fmt.Errorf("limiter: gave up waiting: %w", errors.Join(context.DeadlineExceeded, verdict.ErrNotSent))
+	for _, tc := range []struct {
+		name    string
+		err     error
+		reached bool
+		timeout bool
+	}{
+		{"deadline", context.DeadlineExceeded, false, true},
+		{"deadline while waiting for a permit", notSentTimeout, false, true},
+		{"network timeout, reached", opTimeout, true, true},
+		{"reset", syscall.ECONNRESET, false, false},
+		{"canceled, reached", context.Canceled, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Error{Host: "gw.test:8080", Attempts: 2, Err: tc.err, Reached: tc.reached}
+			if got := e.Timeout(); got != tc.timeout {
+				t.Errorf("Timeout() = %v, want %v", got, tc.timeout)
+			}
+			ue := &url.Error{Op: "Post", URL: "http://gw.test:8080/v2/process-instances", Err: e}
+			if got := ue.Timeout(); got != tc.timeout {
+				t.Errorf("(*url.Error).Timeout() = %v, want %v", got, tc.timeout)
+			}
+		})
+	}
+
+	e := &Error{Host: "gw.test:8080", Attempts: 2, Err: fmt.Errorf("%w: %w", opTimeout, verdict.ErrNotSent), Reached: true}
+	var op *net.OpError
+	if !errors.As(e, &op) || op != opTimeout {
+		t.Errorf("errors.As found %v, want the cause's *net.OpError", op)
+	}
+	var ne net.Error
+	if !errors.As(e, &ne) || !ne.Timeout() {
+		t.Errorf("errors.As found net.Error %v, want one that times out", ne)
+	}
+	if errors.Is(e, verdict.ErrNotSent) {
+		t.Error("an Error whose request may have reached the server matches verdict.ErrNotSent")
+	}
+	if !errors.Is(e, os.ErrDeadlineExceeded) {
+		t.Error("the cause's other errors no longer match")
 	}
 }

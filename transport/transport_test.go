@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/internal/testkit"
@@ -207,4 +209,33 @@ func TestWithNativeHistograms(t *testing.T) {
 			t.Fatal("no ebb_request_duration_seconds")
 		}
 	}
+}
+
+// A caller that asks http.Client's *url.Error whether the request timed out
+// gets the answer a bare http.Transport gives: the url.Error asks its cause
+// directly, and through the chain that cause is the retry layer's Error.
+func TestURLErrorTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		})
+		for _, tc := range []struct {
+			name    string
+			cancel  bool
+			timeout bool
+		}{{"deadline", false, true}, {"canceled", true, false}} {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			if tc.cancel {
+				cancel()
+			}
+			req, _ := http.NewRequestWithContext(ctx, "POST", "http://gw.test:8080/v2/process-instances", strings.NewReader("{}"))
+			_, err := (&http.Client{Transport: New(hang)}).Do(req)
+			cancel()
+			var ue *url.Error
+			if !errors.As(err, &ue) || ue.Timeout() != tc.timeout {
+				t.Errorf("%s: %v: Timeout() = %v, want %v", tc.name, err, ue != nil && ue.Timeout(), tc.timeout)
+			}
+		}
+	})
 }
