@@ -59,7 +59,8 @@ func TestChainGate(t *testing.T) {
 }
 
 // A client with a long backlog probes at up to 32 times Increase while its
-// probes are accepted, and at 4 times once the host refuses them.
+// probes are accepted, at 4 times once the host refuses them, and at 32
+// again once it accepts them again.
 func TestPaceBound(t *testing.T) {
 	p := Settings{}.withDefaults().params()
 	now := time.Unix(1000, 0)
@@ -84,5 +85,14 @@ func TestPaceBound(t *testing.T) {
 	}
 	if got := step(); got < 4 || got > 4.2 {
 		t.Errorf("pace %.2f after 40 refused probes, want 4", got)
+	}
+	// Capacity comes back: probes are accepted again, and the bound climbs
+	// back with them.
+	for range 40 {
+		accept(&c, now, 200)
+	}
+	c.limit, c.known = 2, 2
+	if got := step(); got < 31 || got > 32 {
+		t.Errorf("pace %.2f after 40 accepted probes, want 32 again", got)
 	}
 }

@@ -40,8 +40,8 @@ type Settings struct {
 	// probes, 4 times once it refuses them), one with a shorter one
 	// slower (down to half). Each probe is one permit above the level the
 	// host accepts; one the host accepts is followed at once by the next,
-	// unless the client was displaced within 2s and waits no longer than
-	// the reference. In (0, 1]. 0 means the profile's:
+	// unless the client was displaced within 2s, waits no longer than the
+	// reference and sees such refusals rarely. In (0, 1]. 0 means the profile's:
 	// 0.02 (0.01 for Conservative, 0.04 for Aggressive).
 	Increase float64
 	// RecoveryInterval is the time without backpressure after which the

@@ -96,6 +96,19 @@ func meanLimit(lt *limiter.Transport, from time.Duration, stop <-chan struct{}) 
 	return &mean
 }
 
+// fleet returns the loads of four processes of 64 goroutines against srv,
+// each with a limiter of its own; all but the first start at join.
+func fleet(srv *simtest.Server, join time.Duration) []simtest.Load {
+	loads := make([]simtest.Load, 4)
+	for i := range loads {
+		loads[i] = simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 64}
+		if i > 0 {
+			loads[i].Start = join
+		}
+	}
+	return loads
+}
+
 // firstAbove returns how long after from the goodput of res first reached
 // rate over a step of simtest.Step, or -1.
 func firstAbove(res simtest.Result, from time.Duration, rate float64) time.Duration {
@@ -189,11 +202,7 @@ func TestSimFleetRefill(t *testing.T) {
 			srv := newServer(slots)
 			time.AfterFunc(half, func() { srv.SetSlots(slots / 2) })
 			time.AfterFunc(back, func() { srv.SetSlots(slots) })
-			var loads []simtest.Load
-			for i := range 4 {
-				loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 64})
-			}
-			res := simtest.Run(back+time.Second, loads...)
+			res := simtest.Run(back+time.Second, fleet(srv, 0)...)
 			halved := res.GoodputBetween(half+500*time.Millisecond, back) / (srv.Capacity() / 2)
 			reach := firstAbove(res, back, 0.9*srv.Capacity())
 			t.Logf("halved: %.3f of its capacity; 90%% of the restored capacity after %v; %v", halved, reach, res.Total())
@@ -306,15 +315,7 @@ func TestSimFleet(t *testing.T) {
 			// Shares converge over seconds: not shortened under the race
 			// detector.
 			d := measure + 4*time.Second
-			var loads []simtest.Load
-			for i := range 4 {
-				ld := simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 64}
-				if i > 0 {
-					ld.Start = join
-				}
-				loads = append(loads, ld)
-			}
-			res := simtest.Run(d, loads...)
+			res := simtest.Run(d, fleet(srv, join)...)
 			var shares []float64
 			for _, lr := range res.Loads {
 				var n int64
@@ -451,11 +452,7 @@ func TestSimFleetChains(t *testing.T) {
 			srv := newServer(slots)
 			srv.SetLatency(250 * time.Microsecond)
 			measure, d := time.Second, 5*time.Second
-			var loads []simtest.Load
-			for i := range 4 {
-				loads = append(loads, simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: 64})
-			}
-			res := simtest.Run(d, loads...)
+			res := simtest.Run(d, fleet(srv, 0)...)
 			floor := time.Duration(256 / srv.Capacity() * float64(time.Second))
 			p99 := res.QuantileBetween(measure, d, 0.99)
 			ratios = append(ratios, float64(p99)/float64(floor))
