@@ -136,7 +136,7 @@ func (t *Transport) closed(req *http.Request, h *host) (*http.Response, error) {
 func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	now := t.clock.since()
 	r := h.refusal(now)
-	poll := verdict.Activation(req)
+	poll := verdict.Parks(req)
 	switch {
 	case r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait:
 		// Other requests are being refused: one of them probes, not a

@@ -113,7 +113,9 @@
 // (often tens of seconds) runs out. As the probe it would hold the breaker
 // half-open, refusing everything else, for all that time after the host is
 // back; a worker that polls beside its other requests measured nothing
-// through for 5s and more after an outage. So:
+// through for 5s and more after an outage. So (an activation that asks for
+// an answer at once, with a negative requestTimeout, is not parked, and
+// probes like any request; see [verdict.Parks]):
 //
 //   - while requests other than activations are being refused (one was in
 //     the last second), an activation does not take the probe's place: it

@@ -192,5 +192,22 @@ func TestActivationsLeaveProbeToOthers(t *testing.T) {
 		if err := post("/v2/jobs/activation"); err != nil || state(tr, gw) != Closed {
 			t.Fatalf("an activation with nothing else refused: %v, breaker %v; want it sent as the probe, closing the breaker", err, state(tr, gw))
 		}
+
+		// An activation that asks for an answer at once (a negative
+		// requestTimeout) is not parked: it probes like any request, even
+		// while others are being refused. (A Window after the breaker
+		// closed, its open period starts again from OpenTimeout.)
+		time.Sleep(defaultWindow)
+		down = true
+		post("/v2/process-instances") // trips
+		if err := post("/v2/process-instances"); !errors.Is(err, ErrOpen) {
+			t.Fatalf("a create while open: %v, want refused", err)
+		}
+		down = false
+		time.Sleep(defaultOpenTimeout + time.Millisecond)
+		req, _ := http.NewRequest("POST", "http://"+gw+"/v2/jobs/activation", strings.NewReader(`{"type":"t","requestTimeout":-1}`))
+		if err := send(t, tr, req); err != nil || state(tr, gw) != Closed {
+			t.Fatalf("an activation asking for an answer at once: %v, breaker %v; want it sent as the probe, closing the breaker", err, state(tr, gw))
+		}
 	})
 }

@@ -1086,3 +1086,43 @@ func TestLongPollPriority(t *testing.T) {
 		waitIdle()
 	})
 }
+
+// A job activation that asks for an answer at once (a negative
+// requestTimeout) is not parked by the gateway: it is an attempt like any
+// other, holding a permit while the limit is out of the way, and counted as
+// load when the first refusal comes.
+func TestActivationAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
+		for range 4 {
+			req, _ := http.NewRequest("POST", activation, strings.NewReader(`{"type":"t","requestTimeout":-1}`))
+			send(lt, req)
+		}
+		for range 2 {
+			send(lt, newReq("POST", target))
+		}
+		waitIdle()
+		calls := g.Take()
+		if s := stats(t, lt); len(calls) != 6 || s.InFlight != 6 || s.LongPolls != 0 {
+			t.Fatalf("%d reached the base, %+v; want 6, all 6 in flight and no long poll", len(calls), s)
+		}
+		var refused int
+		for i, c := range calls {
+			if !strings.HasSuffix(c.Req.URL.Path, "/activation") {
+				c.Answer(testkit.ResourceExhausted)
+				refused = i
+				break
+			}
+		}
+		waitIdle()
+		if s := stats(t, lt); s.Limit != 5 {
+			t.Errorf("limit %d after the first refusal, want 5: the activations are load", s.Limit)
+		}
+		answerAll(append(calls[:refused:refused], calls[refused+1:]...), testkit.OK)
+		waitIdle()
+		if s := stats(t, lt); s.InFlight != 0 || s.LongPolls != 0 {
+			t.Errorf("%+v at the end", s)
+		}
+	})
+}

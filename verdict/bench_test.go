@@ -45,3 +45,17 @@ func BenchmarkRoutesOfGeneric(b *testing.B) {
 		rs.Of("/api/orders/123456/items")
 	}
 }
+
+// BenchmarkParks is what the limiter pays per job activation to tell one
+// the gateway parks from one that asks for an answer at once: it reads the
+// body again through GetBody.
+func BenchmarkParks(b *testing.B) {
+	req, _ := http.NewRequest(http.MethodPost, "http://camunda:8080/v2/jobs/activation",
+		strings.NewReader(`{"type":"payment","worker":"w1","timeout":300000,"maxJobsToActivate":32,"requestTimeout":20000}`))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !Parks(req) {
+			b.Fatal("does not park")
+		}
+	}
+}

@@ -22,9 +22,41 @@ func LongPoll(req *http.Request, r Route) time.Duration {
 	if r.Template != "/v2/jobs/activation" || req.GetBody == nil {
 		return 0
 	}
+	ms, named := requestTimeout(req)
+	switch {
+	case !named:
+		return DefaultLongPoll
+	case ms < 0:
+		return 0
+	}
+	return time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+}
+
+// Parks reports whether the gateway may park req as a long poll: req is a
+// job activation ([Activation]) that does not ask for an answer at once (a
+// negative requestTimeout, which turns long polling off). An activation
+// whose body cannot be read again parks as far as anyone can tell. It reads
+// the body through GetBody, so callers ask it once per attempt, and only of
+// activations when they can.
+func Parks(req *http.Request) bool {
+	if !Activation(req) {
+		return false
+	}
+	if req.GetBody == nil {
+		return true
+	}
+	ms, named := requestTimeout(req)
+	return !named || ms >= 0
+}
+
+// requestTimeout reads the requestTimeout of a job activation's body
+// through GetBody, which must not be nil, in milliseconds, and reports
+// whether the body names one other than 0 (which, as none, means the
+// gateway's default).
+func requestTimeout(req *http.Request) (ms int64, named bool) {
 	body, err := req.GetBody()
 	if err != nil {
-		return DefaultLongPoll
+		return 0, false
 	}
 	data, _ := io.ReadAll(io.LimitReader(body, 64<<10))
 	body.Close()
@@ -32,7 +64,7 @@ func LongPoll(req *http.Request, r Route) time.Duration {
 		RequestTimeout json.RawMessage `json:"requestTimeout"`
 	}
 	if json.Unmarshal(data, &v) != nil || len(v.RequestTimeout) == 0 {
-		return DefaultLongPoll
+		return 0, false
 	}
 	// A number, or a string holding one, as clients that write 64-bit
 	// integers as strings send it.
@@ -40,12 +72,9 @@ func LongPoll(req *http.Request, r Route) time.Duration {
 	if uq, err := strconv.Unquote(raw); err == nil {
 		raw = uq
 	}
-	ms, err := strconv.ParseInt(raw, 10, 64)
-	switch {
-	case err != nil, ms == 0:
-		return DefaultLongPoll
-	case ms < 0:
-		return 0
+	ms, err = strconv.ParseInt(raw, 10, 64)
+	if err != nil || ms == 0 {
+		return 0, false
 	}
-	return time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+	return ms, true
 }

@@ -32,3 +32,35 @@ func TestLongPoll(t *testing.T) {
 		t.Errorf("a create is a long poll of %v", got)
 	}
 }
+
+func TestParks(t *testing.T) {
+	tests := []struct {
+		path, body string
+		want       bool
+	}{
+		{"/v2/jobs/activation", `{"type":"t","requestTimeout":20000}`, true},
+		{"/v2/jobs/activation", `{"type":"t"}`, true},
+		{"/v2/jobs/activation", `{"requestTimeout":0}`, true},
+		{"/v2/jobs/activation", `not json`, true},
+		{"/v2/jobs/activation", `{"type":"t","requestTimeout":-1}`, false},
+		{"/v2/jobs/activation", `{"requestTimeout":"-1"}`, false},
+		{"/v2/process-instances", `{"requestTimeout":20000}`, false},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", "http://gw"+tt.path, strings.NewReader(tt.body))
+		if got := Parks(req); got != tt.want {
+			t.Errorf("Parks(%s %s) = %v, want %v", tt.path, tt.body, got, tt.want)
+		}
+	}
+	// A body that cannot be read again: an activation parks as far as
+	// anyone can tell.
+	req, _ := http.NewRequest("POST", "http://gw/v2/jobs/activation", strings.NewReader(`{"requestTimeout":-1}`))
+	req.GetBody = nil
+	if !Parks(req) {
+		t.Error("an activation whose body cannot be read again does not park")
+	}
+	req, _ = http.NewRequest("GET", "http://gw/v2/jobs/activation", nil)
+	if Parks(req) {
+		t.Error("a GET parks")
+	}
+}
