@@ -258,31 +258,35 @@ func (h *host) release(p permit, k verdict.Kind) {
 	if p.free {
 		h.polls.Add(-1)
 		if k == verdict.Backpressure {
+			h.mu.Lock()
 			h.refused(p, false)
+			h.mu.Unlock()
 		}
 		return
 	}
+	if p.poll == nil && k != verdict.Backpressure && h.tryRelease() {
+		return
+	}
+	h.mu.Lock()
 	if p.poll != nil {
-		h.mu.Lock()
 		p.poll.timer.Stop()
 		parked := p.poll.parked
 		p.poll.timer, p.poll.parked = nil, true
-		h.mu.Unlock()
 		if parked {
+			// Its permit went back when the gateway parked it.
 			h.polls.Add(-1)
 			if k == verdict.Backpressure {
 				h.refused(p, false)
 			}
+			h.mu.Unlock()
 			return
 		}
-	} else if k != verdict.Backpressure && h.tryRelease() {
-		return
 	}
 	if k == verdict.Backpressure {
 		h.refused(p, true)
+		h.mu.Unlock()
 		return
 	}
-	h.mu.Lock()
 	now := h.t.now()
 	if k == verdict.Success || k == verdict.ClientError {
 		var d time.Duration
@@ -298,10 +302,8 @@ func (h *host) release(p permit, k verdict.Kind) {
 }
 
 // refused learns from backpressure to an attempt, which gives back its
-// permit if it holds one.
+// permit if it holds one. h.mu is held.
 func (h *host) refused(p permit, holds bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := h.t.now()
 	n := int(h.word.Load() & countMask)
 	if !holds {
