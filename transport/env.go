@@ -200,14 +200,15 @@ func (e *env) fail(name, value, why string) {
 	e.errs = append(e.errs, fmt.Errorf("%s=%q: %s", name, value, why))
 }
 
-// apply records a patch set by variable name for the Go field field.
-func (e *env) apply(name, value, field string, p func(*config)) {
+// apply records a patch set by variable name, under the Go field that
+// variables says it sets.
+func (e *env) apply(name, value string, p func(*config)) {
 	e.patches = append(e.patches, p)
-	e.set[field] = fmt.Sprintf("%s=%q", name, value)
+	e.set[fieldOf(name)] = fmt.Sprintf("%s=%q", name, value)
 }
 
 // whole reads an integer of at least 1.
-func (e *env) whole(field string, set func(*config, int), names ...string) {
+func (e *env) whole(set func(*config, int), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
 		return
@@ -219,18 +220,18 @@ func (e *env) whole(field string, set func(*config, int), names ...string) {
 	case n < 1:
 		e.fail(name, v, "must be at least 1")
 	default:
-		e.apply(name, v, field, func(c *config) { set(c, n) })
+		e.apply(name, v, func(c *config) { set(c, n) })
 	}
 }
 
 // number reads a finite number; off, when allowed, comes as ok with off set.
-func (e *env) number(field string, allowOff bool, set func(c *config, f float64, off bool), names ...string) {
+func (e *env) number(allowOff bool, set func(c *config, f float64, off bool), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
 		return
 	}
 	if allowOff && strings.EqualFold(v, "off") {
-		e.apply(name, v, field, func(c *config) { set(c, 0, true) })
+		e.apply(name, v, func(c *config) { set(c, 0, true) })
 		return
 	}
 	f, err := strconv.ParseFloat(v, 64)
@@ -244,20 +245,20 @@ func (e *env) number(field string, allowOff bool, set func(c *config, f float64,
 	case f < 0:
 		e.fail(name, v, "must not be negative")
 	default:
-		e.apply(name, v, field, func(c *config) { set(c, f, false) })
+		e.apply(name, v, func(c *config) { set(c, f, false) })
 	}
 }
 
 // duration reads a positive duration: a Go duration under an EBB_ name,
 // whole milliseconds under a name ending in _MS; off, when allowed, comes
 // as a zero duration with off set.
-func (e *env) duration(field string, allowOff bool, set func(c *config, d time.Duration, off bool), names ...string) {
+func (e *env) duration(allowOff bool, set func(c *config, d time.Duration, off bool), names ...string) {
 	name, v, ok := e.get(names...)
 	if !ok {
 		return
 	}
 	if allowOff && strings.EqualFold(v, "off") {
-		e.apply(name, v, field, func(c *config) { set(c, 0, true) })
+		e.apply(name, v, func(c *config) { set(c, 0, true) })
 		return
 	}
 	var d time.Duration
@@ -283,16 +284,16 @@ func (e *env) duration(field string, allowOff bool, set func(c *config, d time.D
 		e.fail(name, v, "must be positive")
 		return
 	}
-	e.apply(name, v, field, func(c *config) { set(c, d, false) })
+	e.apply(name, v, func(c *config) { set(c, d, false) })
 }
 
 // ratio reads a number above 0, or off, which the settings spell -1. A zero
 // would read as "the default" in Go, so it is refused rather than guessed.
-func (e *env) ratio(field string, dst func(*config) *float64, name string) {
+func (e *env) ratio(dst func(*config) *float64, name string) {
 	if e.zero(name, `must be above 0 (or "off")`) {
 		return
 	}
-	e.number(field, true, func(c *config, f float64, off bool) {
+	e.number(true, func(c *config, f float64, off bool) {
 		if off {
 			f = -1
 		}
@@ -316,24 +317,24 @@ func (e *env) zero(name, why string) bool {
 }
 
 func (e *env) retry() {
-	e.whole("retry.MaxAttempts", func(c *config, n int) { c.retry.MaxAttempts = n },
+	e.whole(func(c *config, n int) { c.retry.MaxAttempts = n },
 		"EBB_RETRY_MAX_ATTEMPTS", "CAMUNDA_SDK_HTTP_RETRY_MAX_ATTEMPTS")
-	e.duration("retry.InitialInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.InitialInterval = d },
+	e.duration(false, func(c *config, d time.Duration, _ bool) { c.retry.InitialInterval = d },
 		"EBB_RETRY_INITIAL_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_BASE_DELAY_MS")
-	e.duration("retry.MaxInterval", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
+	e.duration(false, func(c *config, d time.Duration, _ bool) { c.retry.MaxInterval = d },
 		"EBB_RETRY_MAX_INTERVAL", "CAMUNDA_SDK_HTTP_RETRY_MAX_DELAY_MS")
 	if !e.zero("EBB_RETRY_MULTIPLIER", "must be at least 1") {
-		e.number("retry.Multiplier", false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
+		e.number(false, func(c *config, f float64, _ bool) { c.retry.Multiplier = f }, "EBB_RETRY_MULTIPLIER")
 	}
-	e.number("retry.RandomizationFactor", false, func(c *config, f float64, _ bool) {
+	e.number(false, func(c *config, f float64, _ bool) {
 		c.retry.RandomizationFactor = f
 		if f == 0 {
 			c.retry.RandomizationFactor = -1 // the Policy's spelling of "none"
 		}
 	}, "EBB_RETRY_RANDOMIZATION")
-	e.duration("retry.MaxRetryAfter", false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
-	e.ratio("retry.BudgetRatio", func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
-	e.duration("retry.AttemptTimeout", true, func(c *config, d time.Duration, _ bool) {
+	e.duration(false, func(c *config, d time.Duration, _ bool) { c.retry.MaxRetryAfter = d }, "EBB_RETRY_MAX_RETRY_AFTER")
+	e.ratio(func(c *config) *float64 { return &c.retry.BudgetRatio }, "EBB_RETRY_BUDGET_RATIO")
+	e.duration(true, func(c *config, d time.Duration, _ bool) {
 		c.attemptTimeout, c.attemptTimeoutSet = d, true
 	}, "EBB_ATTEMPT_TIMEOUT")
 }
@@ -342,34 +343,34 @@ func (e *env) breaker() {
 	if name, v, ok := e.get("EBB_BREAKER"); ok {
 		switch {
 		case strings.EqualFold(v, "on"), strings.EqualFold(v, "off"):
-			e.apply(name, v, "breaker.Disabled", func(c *config) { c.breaker.Disabled = strings.EqualFold(v, "off") })
+			e.apply(name, v, func(c *config) { c.breaker.Disabled = strings.EqualFold(v, "off") })
 		default:
 			e.fail(name, v, `want "on" or "off"`)
 		}
 	}
-	e.duration("breaker.Window", false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
-	e.ratio("breaker.FailureRatio", func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
-	e.whole("breaker.MinRequests", func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
+	e.duration(false, func(c *config, d time.Duration, _ bool) { c.breaker.Window = d }, "EBB_BREAKER_WINDOW")
+	e.ratio(func(c *config) *float64 { return &c.breaker.FailureRatio }, "EBB_BREAKER_FAILURE_RATIO")
+	e.whole(func(c *config, n int) { c.breaker.MinRequests = n }, "EBB_BREAKER_MIN_REQUESTS")
 	if name, v, ok := e.get("EBB_BREAKER_CONSECUTIVE_FAILURES"); ok && strings.EqualFold(v, "off") {
-		e.apply(name, v, "breaker.ConsecutiveFailures", func(c *config) { c.breaker.ConsecutiveFailures = -1 })
+		e.apply(name, v, func(c *config) { c.breaker.ConsecutiveFailures = -1 })
 	} else {
-		e.whole("breaker.ConsecutiveFailures", func(c *config, n int) { c.breaker.ConsecutiveFailures = n }, "EBB_BREAKER_CONSECUTIVE_FAILURES")
+		e.whole(func(c *config, n int) { c.breaker.ConsecutiveFailures = n }, "EBB_BREAKER_CONSECUTIVE_FAILURES")
 	}
-	e.duration("breaker.OpenTimeout", false, func(c *config, d time.Duration, _ bool) { c.breaker.OpenTimeout = d }, "EBB_BREAKER_OPEN_TIMEOUT")
-	e.duration("breaker.MaxOpenTimeout", true, func(c *config, d time.Duration, off bool) {
+	e.duration(false, func(c *config, d time.Duration, _ bool) { c.breaker.OpenTimeout = d }, "EBB_BREAKER_OPEN_TIMEOUT")
+	e.duration(true, func(c *config, d time.Duration, off bool) {
 		c.breaker.MaxOpenTimeout = d
 		if off {
 			c.breaker.MaxOpenTimeout = -1
 		}
 	}, "EBB_BREAKER_MAX_OPEN_TIMEOUT")
-	e.duration("breaker.MaxRetryAfter", true, func(c *config, d time.Duration, off bool) {
+	e.duration(true, func(c *config, d time.Duration, off bool) {
 		c.breaker.MaxRetryAfter = d
 		if off {
 			c.breaker.MaxRetryAfter = -1
 		}
 	}, "EBB_BREAKER_MAX_RETRY_AFTER")
-	e.whole("breaker.Probes", func(c *config, n int) { c.breaker.Probes = n }, "EBB_BREAKER_PROBES")
-	e.duration("breaker.ProbeTimeout", true, func(c *config, d time.Duration, off bool) {
+	e.whole(func(c *config, n int) { c.breaker.Probes = n }, "EBB_BREAKER_PROBES")
+	e.duration(true, func(c *config, d time.Duration, off bool) {
 		c.breaker.ProbeTimeout = d
 		if off {
 			c.breaker.ProbeTimeout = -1
@@ -387,7 +388,7 @@ func (e *env) limiter() {
 		e.fail(name, v, "not a profile (balanced, conservative, aggressive, observe, off; or Camunda's BALANCED, CONSERVATIVE, AGGRESSIVE, LEGACY)")
 		return
 	}
-	e.apply(name, v, "limiter.Profile", func(c *config) { c.limiter.Profile = p })
+	e.apply(name, v, func(c *config) { c.limiter.Profile = p })
 }
 
 func (e *env) namespace() {
@@ -399,7 +400,7 @@ func (e *env) namespace() {
 		e.fail(name, ns, "not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
 		return
 	}
-	e.apply(name, ns, "metrics.Namespace", func(c *config) { c.namespace = ns })
+	e.apply(name, ns, func(c *config) { c.namespace = ns })
 }
 
 // unknown reports every EBB_ variable that ebb does not read, with the
@@ -426,13 +427,16 @@ func (e *env) unknown(environ []string) {
 	}
 }
 
-func known(name string) bool {
+func known(name string) bool { return fieldOf(name) != "" }
+
+// fieldOf returns the Go field variable name sets, "" for none.
+func fieldOf(name string) string {
 	for _, v := range variables {
 		if v.name == name {
-			return true
+			return v.field
 		}
 	}
-	return false
+	return ""
 }
 
 // editDistance is the Levenshtein distance between a and b.

@@ -1,6 +1,9 @@
 package transport
 
 import (
+	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -325,5 +328,60 @@ func TestAttemptTimeoutOption(t *testing.T) {
 	off, _ := envOf(map[string]string{"EBB_ATTEMPT_TIMEOUT": "off"}, WithAttemptTimeout(time.Second))
 	if got := configOf(off).retry.AttemptTimeout; got != 0 {
 		t.Fatalf("EBB_ATTEMPT_TIMEOUT=off left %v", got)
+	}
+}
+
+// Every variable in the table is read, and a value it sets is recorded
+// under the Go field the table gives it, which is how Validate's errors
+// come to name the variable.
+func TestFromEnvVariablesTable(t *testing.T) {
+	for _, v := range variables {
+		var ok bool
+		for _, value := range []string{"3", "100", "1s", "0.5", "on", "balanced", "ns"} {
+			e := &env{lookup: lookupFrom(map[string]string{v.name: value}), set: map[string]string{}}
+			e.retry()
+			e.breaker()
+			e.limiter()
+			e.namespace()
+			if len(e.errs) > 0 || len(e.patches) == 0 {
+				continue
+			}
+			if got, want := e.set[v.field], fmt.Sprintf("%s=%q", v.name, value); got != want || len(e.set) != 1 {
+				t.Errorf("%s=%s recorded %v, want only %s: %s", v.name, value, e.set, v.field, want)
+			}
+			ok = true
+			break
+		}
+		if !ok {
+			t.Errorf("%s: no value read", v.name)
+		}
+	}
+}
+
+// The variables are listed for people in three places: FromEnv's doc, the
+// README's table and the worker demo's usage. Each lists every variable
+// FromEnv reads, and none it does not, so that none of the three drifts
+// from the code.
+func TestFromEnvVariablesDocumented(t *testing.T) {
+	mention := regexp.MustCompile(`\b(EBB|CAMUNDA_SDK)_[A-Z][A-Z_]*[A-Z]\b`)
+	for _, file := range []string{"env.go", "../README.md", "../examples/worker/main.go"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		if file == "env.go" {
+			text = text[:strings.Index(text, "func FromEnv")] // the doc
+		}
+		for _, v := range variables {
+			if !strings.Contains(text, v.name) {
+				t.Errorf("%s does not list %s", file, v.name)
+			}
+		}
+		for _, name := range mention.FindAllString(text, -1) {
+			if !known(name) {
+				t.Errorf("%s lists %s, which FromEnv does not read", file, name)
+			}
+		}
 	}
 }
