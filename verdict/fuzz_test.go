@@ -82,3 +82,23 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLongPoll: whatever an activation's body holds, LongPoll stays within
+// [0, 1h], and the gateway parks it (Parks) exactly when LongPoll gives it
+// a wait.
+func FuzzLongPoll(f *testing.F) {
+	for _, s := range []string{`{"requestTimeout":20000}`, `{"requestTimeout":"-5"}`, `{"requestTimeout":0}`, `{}`, `[`, `{"requestTimeout":1e3}`, `{"requestTimeout":-0}`} {
+		f.Add(s)
+	}
+	route := RouteOf("/v2/jobs/activation")
+	f.Fuzz(func(t *testing.T, body string) {
+		req, _ := http.NewRequest("POST", "http://gw/v2/jobs/activation", strings.NewReader(body))
+		lp := LongPoll(req, route)
+		if lp < 0 || lp > time.Hour {
+			t.Fatalf("LongPoll(%q) = %v", body, lp)
+		}
+		if p := Parks(req); p != (lp > 0) {
+			t.Fatalf("Parks(%q) = %v with LongPoll %v", body, p, lp)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package verdict
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -73,7 +74,20 @@ func requestTimeout(req *http.Request) (ms int64, named bool) {
 		raw = uq
 	}
 	ms, err = strconv.ParseInt(raw, 10, 64)
-	if err != nil || ms == 0 {
+	if err != nil {
+		// A JSON number need not be written as an integer (1e4, -1.0).
+		f, ferr := strconv.ParseFloat(raw, 64)
+		if ferr != nil || math.IsNaN(f) {
+			return 0, false
+		}
+		// A fraction of a millisecond keeps its sign: under zero asks for
+		// an answer at once, as zero itself would not.
+		f = max(min(f, math.MaxInt64/2), math.MinInt64/2)
+		if ms = int64(f); ms == 0 && f != 0 {
+			ms = int64(math.Copysign(1, f))
+		}
+	}
+	if ms == 0 {
 		return 0, false
 	}
 	return ms, true

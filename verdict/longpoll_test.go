@@ -20,6 +20,12 @@ func TestLongPoll(t *testing.T) {
 		{`{"requestTimeout":-1}`, 0},
 		{`not json`, DefaultLongPoll},
 		{`{"requestTimeout":99999999999999}`, time.Hour},
+		{`{"requestTimeout":1.5e4}`, 15 * time.Second},
+		{`{"requestTimeout":-1.0}`, 0},
+		{`{"requestTimeout":-0.5}`, 0},
+		{`{"requestTimeout":0.5}`, time.Millisecond},
+		{`{"requestTimeout":"soon"}`, DefaultLongPoll},
+		{`{"requestTimeout":1e300}`, time.Hour},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest("POST", "http://gw/v2/jobs/activation", strings.NewReader(tt.give))
@@ -44,6 +50,7 @@ func TestParks(t *testing.T) {
 		{"/v2/jobs/activation", `not json`, true},
 		{"/v2/jobs/activation", `{"type":"t","requestTimeout":-1}`, false},
 		{"/v2/jobs/activation", `{"requestTimeout":"-1"}`, false},
+		{"/v2/jobs/activation", `{"requestTimeout":-1e3}`, false},
 		{"/v2/process-instances", `{"requestTimeout":20000}`, false},
 	}
 	for _, tt := range tests {
