@@ -79,6 +79,17 @@
 // server's slots: 0.99 of its capacity used, 0.06% of attempts refused, the
 // 99th percentile within 4% of the queueing floor.
 //
+// Processes sharing a host share it evenly on average (Jain's index 0.99
+// and above over four processes), but not at every instant: a process's
+// share moves one permit at a time as probes displace one another, and
+// the pull of the pace back towards equal waits only bounds the spread, to
+// about a permit either way at 8 permits a process. The tail of a fleet's
+// latency is that spread: 1.4-1.5 times its queueing floor at the 99th
+// percentile, where one client alone gets 1.1. LAW.md ("Why the shares
+// spread") has the model, and why a steeper pull, which would narrow the
+// spread, breaks fleets whose backlog differs from this one's: nothing in
+// the gateway's 503 tells a client what share the others hold.
+//
 // # Contract
 //
 // A [Transport] is safe for concurrent use, never modifies the request it
