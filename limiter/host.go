@@ -157,6 +157,11 @@ func (h *host) acquire(req *http.Request, longPoll bool) (permit, time.Duration,
 			return permit{epoch: e, free: true}, -1, nil
 		}
 		h.polls.Add(-1)
+		// The limit holds: an activation that asks for an answer at once
+		// is not parked, and takes its turn like any attempt. Telling it
+		// from a long poll reads the body again, which only an attempt
+		// that may wait pays for.
+		longPoll = verdict.Parks(req)
 	}
 	return h.acquireSlow(req, longPoll)
 }

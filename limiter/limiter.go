@@ -87,7 +87,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.off || verdict.Drains(req) {
 		return t.next.RoundTrip(req)
 	}
-	key, longPoll := verdict.HostOf(req), verdict.Parks(req)
+	key, longPoll := verdict.HostOf(req), verdict.Activation(req)
 	h := t.hosts.Get(key)
 	if h == nil {
 		// More busy hosts than MaxHosts: this one goes unlimited.

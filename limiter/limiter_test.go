@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1087,39 +1088,50 @@ func TestLongPollPriority(t *testing.T) {
 	})
 }
 
-// A job activation that asks for an answer at once (a negative
-// requestTimeout) is not parked by the gateway: it is an attempt like any
-// other, holding a permit while the limit is out of the way, and counted as
-// load when the first refusal comes.
+// Once the limit holds, a job activation that asks for an answer at once (a
+// negative requestTimeout) is not parked by the gateway: it waits its turn
+// behind the attempts before it, where a long poll goes first, and holds its
+// permit until it is answered rather than giving it back after two rounds.
 func TestActivationAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &testkit.Gate{}
-		lt := limiter.New(g, frozen())
-		for range 4 {
-			req, _ := http.NewRequest("POST", activation, strings.NewReader(`{"type":"t","requestTimeout":-1}`))
+		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
+		held := saturate(t, lt, g, 2)
+		for i := range 2 {
+			req := newReq("POST", target)
+			req.Header.Set("X-Order", fmt.Sprint(i))
 			send(lt, req)
+			waitIdle()
 		}
-		for range 2 {
-			send(lt, newReq("POST", target))
-		}
+		atOnce, _ := http.NewRequest("POST", activation, strings.NewReader(`{"type":"t","requestTimeout":-1}`))
+		atOnce.Header.Set("X-Order", "at once")
+		send(lt, atOnce)
 		waitIdle()
-		calls := g.Take()
-		if s := stats(t, lt); len(calls) != 6 || s.InFlight != 6 || s.LongPolls != 0 {
-			t.Fatalf("%d reached the base, %+v; want 6, all 6 in flight and no long poll", len(calls), s)
+		if s := stats(t, lt); s.Waiting != 3 {
+			t.Fatalf("%+v, want 3 waiting", s)
 		}
-		var refused int
-		for i, c := range calls {
-			if !strings.HasSuffix(c.Req.URL.Path, "/activation") {
-				c.Answer(testkit.ResourceExhausted)
-				refused = i
-				break
+		var order []string
+		for range 3 {
+			held[0].Answer(testkit.OK)
+			waitIdle()
+			calls := g.Take()
+			if len(calls) != 1 {
+				t.Fatalf("%d attempts let in for one permit, want 1", len(calls))
 			}
+			order = append(order, calls[0].Req.Header.Get("X-Order"))
+			held = append(held[1:], calls[0])
 		}
+		if want := []string{"0", "1", "at once"}; !slices.Equal(order, want) {
+			t.Errorf("let in %q, want %q: the activation waits its turn", order, want)
+		}
+		// It holds its permit past two rounds (a tenth of
+		// RecoveryInterval, with no round measured): it is not parked.
+		time.Sleep(time.Second / 5)
 		waitIdle()
-		if s := stats(t, lt); s.Limit != 5 {
-			t.Errorf("limit %d after the first refusal, want 5: the activations are load", s.Limit)
+		if s := stats(t, lt); s.InFlight != 2 || s.LongPolls != 0 {
+			t.Errorf("%+v while the activation is served, want 2 in flight and no long poll", s)
 		}
-		answerAll(append(calls[:refused:refused], calls[refused+1:]...), testkit.OK)
+		answerAll(held, testkit.OK)
 		waitIdle()
 		if s := stats(t, lt); s.InFlight != 0 || s.LongPolls != 0 {
 			t.Errorf("%+v at the end", s)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,20 @@ func benchRoundTrip(b *testing.B, rt http.RoundTripper, path string) {
 	}
 }
 
+// benchActivation sends a job activation with the body a worker sends,
+// which the chain reads again (through GetBody) for its requestTimeout.
+func benchActivation(b *testing.B, rt http.RoundTripper) {
+	const body = `{"type":"payment","worker":"w1","timeout":300000,"maxJobsToActivate":32,"requestTimeout":20000}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest("POST", "http://gateway.test:8080/v2/jobs/activation", strings.NewReader(body))
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatal(resp, err)
+		}
+	}
+}
+
 // BenchmarkHappyPath compares the bare base with the default chain over it,
 // on a 200: the difference is the chain's overhead per request.
 func BenchmarkHappyPath(b *testing.B) {
@@ -39,6 +54,8 @@ func BenchmarkHappyPath(b *testing.B) {
 	b.Run("base", func(b *testing.B) { benchRoundTrip(b, newOKBase(), path) })
 	b.Run("chain", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), path) })
 	b.Run("chain/activation", func(b *testing.B) { benchRoundTrip(b, New(newOKBase()), "/v2/jobs/activation") })
+	b.Run("base/activation+body", func(b *testing.B) { benchActivation(b, newOKBase()) })
+	b.Run("chain/activation+body", func(b *testing.B) { benchActivation(b, New(newOKBase())) })
 	b.Run("chain+metrics", func(b *testing.B) {
 		benchRoundTrip(b, New(newOKBase(), WithMetrics(prometheus.NewRegistry())), path)
 	})
