@@ -136,12 +136,14 @@ func (t *Transport) closed(req *http.Request, h *host) (*http.Response, error) {
 func (t *Transport) probe(req *http.Request, h *host) (*http.Response, error) {
 	now := t.clock.since()
 	r := h.refusal(now)
-	poll := verdict.Parks(req)
+	poll := verdict.Activation(req)
 	switch {
-	case r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait:
+	case r == nil && poll && now-time.Duration(h.othersRefused.Load()) < othersWait && verdict.Parks(req):
 		// Other requests are being refused: one of them probes, not a
 		// job activation, which a gateway that is up may park for its
-		// whole requestTimeout before it can say anything.
+		// whole requestTimeout before it can say anything. (One that
+		// asks for an answer at once probes like them; telling it apart
+		// reads the body, so only a request that would probe pays.)
 		r = h.halfErr
 	case r != nil && !poll && h.parkPoll(now):
 		// The probe was a job activation the gateway has parked: this
