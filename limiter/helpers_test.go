@@ -153,3 +153,21 @@ func answerAll(held []*testkit.Held, step testkit.Step) {
 		h.Answer(step)
 	}
 }
+
+// queued brings a limiter to a limit of 2, both permits held at the gate it
+// returns, and queues n attempts behind them, each with its place in the
+// X-Order header. No round is measured yet: a long poll holds its permit a
+// tenth of RecoveryInterval, 100ms.
+func queued(t *testing.T, n int) (*testkit.Gate, *limiter.Transport, []*testkit.Held) {
+	t.Helper()
+	g := &testkit.Gate{}
+	lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
+	held := saturate(t, lt, g, 2)
+	for i := range n {
+		req := newReq("POST", target)
+		req.Header.Set("X-Order", fmt.Sprint(i))
+		send(lt, req)
+		waitIdle()
+	}
+	return g, lt, held
+}

@@ -1030,17 +1030,7 @@ func TestLongPollsUnlimited(t *testing.T) {
 // gateway has had the time to park it.
 func TestLongPollPriority(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := &testkit.Gate{}
-		// No round measured yet: a long poll holds its permit a tenth of
-		// RecoveryInterval.
-		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
-		held := saturate(t, lt, g, 2)
-		for i := range 3 {
-			req := newReq("POST", target)
-			req.Header.Set("X-Order", fmt.Sprint(i))
-			send(lt, req)
-			waitIdle()
-		}
+		g, lt, held := queued(t, 3)
 		poll := send(lt, newReq("POST", activation))
 		waitIdle()
 		if s := stats(t, lt); s.Waiting != 4 {
@@ -1094,15 +1084,7 @@ func TestLongPollPriority(t *testing.T) {
 // permit until it is answered rather than giving it back after two rounds.
 func TestActivationAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := &testkit.Gate{}
-		lt := limiter.New(g, limiter.Settings{Increase: 1e-9, RecoveryInterval: time.Second, UnlimitedAfter: -1})
-		held := saturate(t, lt, g, 2)
-		for i := range 2 {
-			req := newReq("POST", target)
-			req.Header.Set("X-Order", fmt.Sprint(i))
-			send(lt, req)
-			waitIdle()
-		}
+		g, lt, held := queued(t, 2)
 		atOnce, _ := http.NewRequest("POST", activation, strings.NewReader(`{"type":"t","requestTimeout":-1}`))
 		atOnce.Header.Set("X-Order", "at once")
 		send(lt, atOnce)
