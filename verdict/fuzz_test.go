@@ -84,8 +84,8 @@ func FuzzRetryAfter(f *testing.F) {
 }
 
 // FuzzLongPoll: whatever an activation's body holds, LongPoll stays within
-// [0, 1h], and the gateway parks it (Parks) exactly when LongPoll gives it
-// a wait.
+// [0, 1h], and Parks, which finds the route for itself, says the gateway
+// parks it exactly when LongPoll gives it a wait.
 func FuzzLongPoll(f *testing.F) {
 	for _, s := range []string{`{"requestTimeout":20000}`, `{"requestTimeout":"-5"}`, `{"requestTimeout":0}`, `{}`, `[`, `{"requestTimeout":1e3}`, `{"requestTimeout":-0}`} {
 		f.Add(s)

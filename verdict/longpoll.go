@@ -23,9 +23,40 @@ func LongPoll(req *http.Request, r Route) time.Duration {
 	if r.Template != "/v2/jobs/activation" || req.GetBody == nil {
 		return 0
 	}
-	ms, named := requestTimeout(req)
+	body, err := req.GetBody()
+	if err != nil {
+		return DefaultLongPoll
+	}
+	data, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	body.Close()
+	var v struct {
+		RequestTimeout json.RawMessage `json:"requestTimeout"`
+	}
+	if json.Unmarshal(data, &v) != nil || len(v.RequestTimeout) == 0 {
+		return DefaultLongPoll
+	}
+	// A number, or a string holding one, as clients that write 64-bit
+	// integers as strings send it.
+	raw := string(v.RequestTimeout)
+	if uq, err := strconv.Unquote(raw); err == nil {
+		raw = uq
+	}
+	ms, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		// A JSON number need not be written as an integer (1e4, -1.0).
+		f, ferr := strconv.ParseFloat(raw, 64)
+		if ferr != nil || math.IsNaN(f) {
+			return DefaultLongPoll
+		}
+		// A fraction of a millisecond keeps its sign: under zero asks for
+		// an answer at once, as zero itself would not.
+		f = max(min(f, math.MaxInt64/2), math.MinInt64/2)
+		if ms = int64(f); ms == 0 && f != 0 {
+			ms = int64(math.Copysign(1, f))
+		}
+	}
 	switch {
-	case !named:
+	case ms == 0:
 		return DefaultLongPoll
 	case ms < 0:
 		return 0
@@ -35,60 +66,13 @@ func LongPoll(req *http.Request, r Route) time.Duration {
 
 // Parks reports whether the gateway may park req as a long poll: req is a
 // job activation ([Activation]) that does not ask for an answer at once (a
-// negative requestTimeout, which turns long polling off). An activation
-// whose body cannot be read again parks as far as anyone can tell. It reads
-// the body through GetBody, so callers ask it once per attempt, and only of
-// activations when they can.
+// negative requestTimeout, which turns long polling off, and for which
+// [LongPoll] is 0). An activation whose body cannot be read again parks as
+// far as anyone can tell. It reads the body through GetBody, so callers ask
+// it only where the answer matters.
 func Parks(req *http.Request) bool {
 	if !Activation(req) {
 		return false
 	}
-	if req.GetBody == nil {
-		return true
-	}
-	ms, named := requestTimeout(req)
-	return !named || ms >= 0
-}
-
-// requestTimeout reads the requestTimeout of a job activation's body
-// through GetBody, which must not be nil, in milliseconds, and reports
-// whether the body names one other than 0 (which, as none, means the
-// gateway's default).
-func requestTimeout(req *http.Request) (ms int64, named bool) {
-	body, err := req.GetBody()
-	if err != nil {
-		return 0, false
-	}
-	data, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-	body.Close()
-	var v struct {
-		RequestTimeout json.RawMessage `json:"requestTimeout"`
-	}
-	if json.Unmarshal(data, &v) != nil || len(v.RequestTimeout) == 0 {
-		return 0, false
-	}
-	// A number, or a string holding one, as clients that write 64-bit
-	// integers as strings send it.
-	raw := string(v.RequestTimeout)
-	if uq, err := strconv.Unquote(raw); err == nil {
-		raw = uq
-	}
-	ms, err = strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		// A JSON number need not be written as an integer (1e4, -1.0).
-		f, ferr := strconv.ParseFloat(raw, 64)
-		if ferr != nil || math.IsNaN(f) {
-			return 0, false
-		}
-		// A fraction of a millisecond keeps its sign: under zero asks for
-		// an answer at once, as zero itself would not.
-		f = max(min(f, math.MaxInt64/2), math.MinInt64/2)
-		if ms = int64(f); ms == 0 && f != 0 {
-			ms = int64(math.Copysign(1, f))
-		}
-	}
-	if ms == 0 {
-		return 0, false
-	}
-	return ms, true
+	return req.GetBody == nil || LongPoll(req, RouteOf(trimmedPath(req))) > 0
 }
