@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/ebb-go/ebb/verdict"
@@ -172,9 +173,45 @@ func (r reached) Is(target error) bool {
 	return target != verdict.ErrNotSent && target != verdict.ErrRefused && errors.Is(r.err, target)
 }
 
-// As finds the cause's own types; it has no Unwrap, through which errors.Is
-// would find the sentinels it hides.
-func (r reached) As(target any) bool { return errors.As(r.err, target) }
+// As finds the cause's own types, as errors.As would, but for any error in
+// the cause that matches the sentinels it hides: errors.As into an error
+// or an interface would otherwise hand out a wrapper through which
+// errors.Is finds them again. (It has no Unwrap, for the same reason.)
+func (r reached) As(target any) bool {
+	v := reflect.ValueOf(target).Elem() // errors.As has checked target
+	return asUnhidden(r.err, v)
+}
+
+// asUnhidden is errors.As over err's tree, skipping the errors that match
+// the sentinels reached hides, and what they wrap but through Unwrap.
+func asUnhidden(err error, v reflect.Value) bool {
+	for err != nil {
+		hidden := errors.Is(err, verdict.ErrNotSent) || errors.Is(err, verdict.ErrRefused)
+		if !hidden {
+			if reflect.TypeOf(err).AssignableTo(v.Type()) {
+				v.Set(reflect.ValueOf(err))
+				return true
+			}
+			if x, ok := err.(interface{ As(any) bool }); ok && x.As(v.Addr().Interface()) {
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if asUnhidden(e, v) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
 
 type attemptsKey struct{}
 

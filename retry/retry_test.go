@@ -938,4 +938,20 @@ func TestErrorTimeoutAndAs(t *testing.T) {
 	if !errors.Is(e, os.ErrDeadlineExceeded) {
 		t.Error("the cause's other errors no longer match")
 	}
+	// errors.As into error, or an interface a wrapper satisfies, must not
+	// hand out a wrapper through which errors.Is finds the sentinels again:
+	// here the limiter's error after a wait that ran out, as the last
+	// attempt's, after an earlier attempt may have reached the server.
+	e = &Error{Host: "gw.test:8080", Attempts: 2, Err: notSentTimeout, Reached: true}
+	var inner interface{ Error() string } // any error; vet refuses *error
+	if errors.As(e, &inner) && errors.Is(inner.(error), verdict.ErrNotSent) {
+		t.Errorf("errors.As into an error found %v, which matches verdict.ErrNotSent", inner)
+	}
+	var multi interface{ Unwrap() []error } // the Error itself is not one
+	if errors.As(e, &multi) {
+		t.Errorf("errors.As found the wrapper %v, which carries verdict.ErrNotSent", multi)
+	}
+	if !errors.As(e, &ne) || !ne.Timeout() {
+		t.Error("errors.As no longer finds the deadline as a net.Error")
+	}
 }
