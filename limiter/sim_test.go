@@ -96,14 +96,9 @@ func meanLimit(lt *limiter.Transport, from time.Duration, stop <-chan struct{}) 
 	return &mean
 }
 
-// fleet returns the loads of four processes of 64 goroutines against srv,
+// fleet returns the loads of four processes of clients goroutines against srv,
 // each with a limiter of its own; all but the first start at join.
-func fleet(srv *simtest.Server, join time.Duration) []simtest.Load {
-	return fleetOf(srv, join, 64)
-}
-
-// fleetOf is fleet with clients goroutines a process.
-func fleetOf(srv *simtest.Server, join time.Duration, clients int) []simtest.Load {
+func fleet(srv *simtest.Server, join time.Duration, clients int) []simtest.Load {
 	loads := make([]simtest.Load, 4)
 	for i := range loads {
 		loads[i] = simtest.Load{Name: fmt.Sprint("p", i), Transport: newProcess(srv, balanced).rt, Clients: clients}
@@ -207,7 +202,7 @@ func TestSimFleetRefill(t *testing.T) {
 			srv := newServer(slots)
 			time.AfterFunc(half, func() { srv.SetSlots(slots / 2) })
 			time.AfterFunc(back, func() { srv.SetSlots(slots) })
-			res := simtest.Run(back+time.Second, fleet(srv, 0)...)
+			res := simtest.Run(back+time.Second, fleet(srv, 0, 64)...)
 			halved := res.GoodputBetween(half+500*time.Millisecond, back) / (srv.Capacity() / 2)
 			reach := firstAbove(res, back, 0.9*srv.Capacity())
 			t.Logf("halved: %.3f of its capacity; 90%% of the restored capacity after %v; %v", halved, reach, res.Total())
@@ -320,7 +315,7 @@ func TestSimFleet(t *testing.T) {
 			// Shares converge over seconds: not shortened under the race
 			// detector.
 			d := measure + 4*time.Second
-			res := simtest.Run(d, fleet(srv, join)...)
+			res := simtest.Run(d, fleet(srv, join, 64)...)
 			var shares []float64
 			for _, lr := range res.Loads {
 				var n int64
@@ -457,7 +452,7 @@ func TestSimFleetChains(t *testing.T) {
 			srv := newServer(slots)
 			srv.SetLatency(250 * time.Microsecond)
 			measure, d := time.Second, 5*time.Second
-			res := simtest.Run(d, fleet(srv, 0)...)
+			res := simtest.Run(d, fleet(srv, 0, 64)...)
 			floor := time.Duration(256 / srv.Capacity() * float64(time.Second))
 			p99 := res.QuantileBetween(measure, d, 0.99)
 			ratios = append(ratios, float64(p99)/float64(floor))
@@ -489,7 +484,7 @@ func TestSimDeepFleet(t *testing.T) {
 		srv := newServer(slots)
 		srv.SetLatency(250 * time.Microsecond)
 		measure, d := 2*time.Second, 2*time.Second+span(4*time.Second)
-		res := simtest.Run(d, fleetOf(srv, 0, 100)...)
+		res := simtest.Run(d, fleet(srv, 0, 100)...)
 		floor := time.Duration(400 / srv.Capacity() * float64(time.Second))
 		p99 := res.QuantileBetween(measure, d, 0.99)
 		wasted := res.RejectedBetween(measure, d)
