@@ -88,10 +88,13 @@
 // the pull of the pace back towards equal waits only bounds the spread, to
 // about a permit either way at 8 permits a process. The tail of a fleet's
 // latency is that spread: 1.4-1.5 times its queueing floor at the 99th
-// percentile, where one client alone gets 1.1. LAW.md ("Why the shares
-// spread") has the model, and why a steeper pull, which would narrow the
-// spread, breaks fleets whose backlog differs from this one's: nothing in
-// the gateway's 503 tells a client what share the others hold.
+// percentile, where one client alone gets 1.1, and so do four processes
+// held at the fair split (8 permits each of 32 slots, 1.09 over
+// loopback). LAW.md ("Why the shares spread") has the model, and why a
+// steeper pull, which would narrow the spread, breaks fleets whose backlog
+// differs from this one's: nothing in the gateway's 503 tells a client
+// what share the others hold, and without it no client can hold the fair
+// split (one permit over it each wastes 28% of attempts).
 //
 // # Contract
 //
