@@ -8,10 +8,12 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
+	"github.com/ebb-go/ebb/verdict"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -246,6 +248,51 @@ func TestSeriesBounded(t *testing.T) {
 	}
 	if got := testutil.CollectAndCount(m2.requests); got != 1 {
 		t.Errorf("one host spelt three ways gave %d series", got)
+	}
+}
+
+// TestCamundaRouteBeyondBound sends a Camunda route to a host whose bound
+// of templates other paths have filled: its series is Other's, found in
+// the same map whose lock the first lookup of a new route holds. It hung
+// when Other's series was looked up under that lock.
+func TestCamundaRouteBeyondBound(t *testing.T) {
+	m, err := New(nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := chain(m, testkit.NewScript(testkit.OK))
+	send := func(url string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+	}
+	for i := range defaultMaxRoutes {
+		send(fmt.Sprintf("http://gw.test/items/%c%c/detail", 'a'+i%26, 'a'+i/26))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		send("http://gw.test/v2/topology")
+		send("http://gw.test/v2/jobs/activation")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		// Not a timing assertion: the two requests take microseconds, and
+		// a goroutine waiting on a lock its own stack holds never returns.
+		t.Fatal("a Camunda route beyond the host's bound of templates never returned")
+	}
+	// Both Camunda routes came after the bound was full: they count as
+	// Other, beside the bound's own templates.
+	if v := testutil.ToFloat64(m.requests.WithLabelValues("gw.test:80", verdict.Other, "GET", "success")); v != 2 {
+		t.Errorf("Other counted %v requests, want the 2 Camunda routes", v)
+	}
+	if got, want := testutil.CollectAndCount(m.requests), defaultMaxRoutes+1; got != want {
+		t.Errorf("%d series, want the %d templates of the bound and Other", got, want)
 	}
 }
 

@@ -89,12 +89,14 @@ func (h *hostSeries) seriesOf(route, method string) *routeSeries {
 	if s, ok := h.series.Load(k); ok {
 		return s
 	}
+	// A Camunda template met for the first time takes its place in the
+	// host's bound here. Admit is done before the map's lock is taken: the
+	// series of Other it may lead to is looked up in the same map, whose
+	// lock a create function holds.
+	if admitted := h.routes.Admit(route); admitted != route {
+		return h.seriesOf(admitted, method)
+	}
 	return h.series.LoadOrStore(k, func(int) (*routeSeries, bool) {
-		// A Camunda template met for the first time takes its place in
-		// the host's bound here, once.
-		if admitted := h.routes.Admit(route); admitted != route {
-			return h.seriesOf(admitted, method), false
-		}
 		return &routeSeries{h: h, route: route, method: method}, true
 	})
 }
