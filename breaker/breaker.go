@@ -90,8 +90,8 @@ func (t *Transport) Settings() Settings { return t.s }
 // closed, or for a probe while it is half-open, req goes to the next
 // RoundTripper and its answer is returned as it is; the outcome is counted
 // (see the package doc). Otherwise req is refused: nothing is sent, its body
-// is closed, and the error is an [*OpenError] matching [ErrOpen] and
-// verdict.ErrRefused. Drain operations pass an open or half-open breaker
+// is closed, and the error is an [*OpenError] matching [ErrOpen],
+// verdict.ErrRefused and verdict.ErrNotSent. Drain operations pass an open or half-open breaker
 // uncounted. req is never modified.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.s.Disabled {

@@ -78,11 +78,12 @@
 //
 // # Refusals
 //
-// A refused request gets an [*OpenError], which matches [ErrOpen] and
-// verdict.ErrRefused through errors.Is, names the host and says how long the
-// breaker stays open: "breaker: http://gw:8080 is open for another 250ms".
-// Its body is closed, as the RoundTripper contract asks. While the breaker
-// is half-open, the requests beside the probe are refused the same way.
+// A refused request gets an [*OpenError], which matches [ErrOpen],
+// verdict.ErrRefused and verdict.ErrNotSent through errors.Is, names the
+// host and says how long the breaker stays open: "breaker: http://gw:8080
+// is open for another 250ms". Its body is closed, as the RoundTripper
+// contract asks. While the breaker is half-open, the requests beside the
+// probe are refused the same way.
 //
 // A refusal takes no lock and allocates nothing (the refusals of one open
 // period share their error), and it yields the processor (runtime.Gosched)

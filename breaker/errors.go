@@ -8,9 +8,16 @@ import (
 )
 
 // ErrOpen is matched, through errors.Is, by the error of every request the
-// breaker refuses. Such an error also matches verdict.ErrRefused, so every
-// layer of ebb knows that nothing was sent.
-var ErrOpen = errors.New("breaker: open")
+// breaker refuses. It matches verdict.ErrRefused and verdict.ErrNotSent
+// too, so every layer of ebb knows that nothing was sent.
+var ErrOpen error = &sentinel{}
+
+type sentinel struct{}
+
+func (*sentinel) Error() string   { return "breaker: open" }
+func (*sentinel) Unwrap() []error { return notSent }
+
+var notSent = []error{verdict.ErrRefused, verdict.ErrNotSent}
 
 // OpenError is the error of a request refused by an open or half-open
 // breaker; nothing was sent. errors.As gives it to callers that want to know
@@ -48,11 +55,12 @@ func (e *OpenError) Error() string {
 	return "breaker: " + e.Host + " is open for another " + r.String()
 }
 
-// Unwrap returns ErrOpen and verdict.ErrRefused, the two sentinels a refusal
-// is known by. The slice is shared: do not modify it.
+// Unwrap returns ErrOpen, through which a refusal also matches
+// verdict.ErrRefused and verdict.ErrNotSent. The slice is shared: do not
+// modify it.
 func (e *OpenError) Unwrap() []error { return sentinels }
 
-var sentinels = []error{ErrOpen, verdict.ErrRefused}
+var sentinels = []error{ErrOpen}
 
 // errNoResponse stands in for the answer of a next RoundTripper that broke
 // its contract by returning neither a response nor an error, so that the

@@ -163,14 +163,20 @@ func (e *Error) Timeout() bool {
 }
 
 // reached is the cause of an Error whose request may have reached the
-// server: it matches what the cause matches but verdict.ErrNotSent and
-// verdict.ErrRefused.
+// server: it matches what the cause matches but verdict.ErrNotSent,
+// verdict.ErrRefused and the sentinels that imply them (such as
+// limiter.ErrQueueFull, whose doc says nothing was sent).
 type reached struct{ err error }
 
 func (r reached) Error() string { return r.err.Error() }
 
 func (r reached) Is(target error) bool {
-	return target != verdict.ErrNotSent && target != verdict.ErrRefused && errors.Is(r.err, target)
+	return !hides(target) && errors.Is(r.err, target)
+}
+
+// hides reports whether err matches a sentinel that says nothing was sent.
+func hides(err error) bool {
+	return errors.Is(err, verdict.ErrNotSent) || errors.Is(err, verdict.ErrRefused)
 }
 
 // As finds the cause's own types, as errors.As would, but for any error in
@@ -186,8 +192,7 @@ func (r reached) As(target any) bool {
 // the sentinels reached hides, and what they wrap but through Unwrap.
 func asUnhidden(err error, v reflect.Value) bool {
 	for err != nil {
-		hidden := errors.Is(err, verdict.ErrNotSent) || errors.Is(err, verdict.ErrRefused)
-		if !hidden {
+		if !hides(err) {
 			if reflect.TypeOf(err).AssignableTo(v.Type()) {
 				v.Set(reflect.ValueOf(err))
 				return true

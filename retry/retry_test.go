@@ -17,8 +17,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/internal/hosts"
 	"github.com/ebb-go/ebb/internal/testkit"
+	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/verdict"
 )
 
@@ -953,5 +955,26 @@ func TestErrorTimeoutAndAs(t *testing.T) {
 	}
 	if !errors.As(e, &ne) || !ne.Timeout() {
 		t.Error("errors.As no longer finds the deadline as a net.Error")
+	}
+}
+
+// The sentinels of local refusals say nothing was sent, so an Error whose
+// request may have reached the server matches none of them, though its
+// last attempt's error does; one whose request never left matches each.
+func TestReachedHidesRefusals(t *testing.T) {
+	for _, target := range []error{limiter.ErrQueueFull, breaker.ErrOpen} {
+		if !errors.Is(target, verdict.ErrNotSent) || !errors.Is(target, verdict.ErrRefused) {
+			t.Errorf("%v does not match both verdict.ErrNotSent and verdict.ErrRefused", target)
+		}
+		cause := fmt.Errorf("last attempt: %w", errors.Join(target, context.DeadlineExceeded))
+		for _, reached := range []bool{false, true} {
+			e := &Error{Host: "gw.test:8080", Attempts: 2, Err: cause, Reached: reached}
+			if got := errors.Is(e, target); got == reached {
+				t.Errorf("Reached=%v: errors.Is(err, %v) = %v, want %v", reached, target, got, !reached)
+			}
+			if !errors.Is(e, context.DeadlineExceeded) {
+				t.Errorf("Reached=%v: the cause's other errors no longer match", reached)
+			}
+		}
 	}
 }
