@@ -149,15 +149,20 @@ func (t *Transport) roundTripSlow(h *host, key verdict.Host, longPoll bool, req 
 		t.report(h, waited, err)
 		return nil, err
 	}
-	done := false
+	done, sent := false, false
 	defer func() {
 		if !done { // a hook or next panicked: the permit goes back all the same
 			h.release(p, verdict.Canceled)
+			if !sent && req.Body != nil {
+				// OnWait panicked: the body goes back too (Hooks).
+				req.Body.Close()
+			}
 		}
 	}()
 	if waited >= 0 && t.hooks.OnWait != nil {
 		t.hooks.OnWait(h.label, waited)
 	}
+	sent = true
 	resp, err := t.next.RoundTrip(req)
 	k := verdict.Of(req, resp, err).Kind
 	done = true

@@ -733,7 +733,10 @@ func TestHookPanicReleases(t *testing.T) {
 		}))
 		held := saturate(t, lt, g, 1)[0]
 		for i := range 3 {
-			ch := send(lt, newReq("POST", target)) // waits for held's permit
+			waiting := testkit.NewBody("{}")
+			wreq := newReq("POST", target)
+			wreq.Body = waiting
+			ch := send(lt, wreq) // waits for held's permit
 			waitIdle()
 			// The queue is full: OnReject panics once the body is closed.
 			body := testkit.NewBody("{}")
@@ -744,8 +747,8 @@ func TestHookPanicReleases(t *testing.T) {
 			}
 			// The waiter gets the permit; OnWait panics before it is sent.
 			held.Answer(testkit.OK)
-			if r := <-ch; r.err == nil || r.err.Error() != "panic: OnWait" {
-				t.Fatalf("%d, waiter: %v, want the hook's panic", i, r.err)
+			if r := <-ch; r.err == nil || r.err.Error() != "panic: OnWait" || !waiting.Closed() {
+				t.Fatalf("%d, waiter: %v, body closed %v; want the hook's panic, closed", i, r.err, waiting.Closed())
 			}
 			if st := stats(t, lt); st.InFlight != 0 || st.Waiting != 0 {
 				t.Fatalf("after panic %d: %+v, want nothing in flight or waiting", i, st)
