@@ -214,7 +214,7 @@ func (t *Transport) sendProbe(req *http.Request, longPoll time.Duration) (*http.
 	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= d {
 		return t.send(req)
 	}
-	resp, timedOut, err := bounded.RoundTrip(t.next, req, d)
+	resp, timedOut, err := bounded.RoundTrip(t.next, req, d, false)
 	if timedOut {
 		err = fmt.Errorf("%w after %v: %w", errProbeTimeout, d, err)
 	}

@@ -58,10 +58,14 @@ type Settings struct {
 	// ProbeTimeout bounds a probe, from sending it to its response
 	// headers: a probe that gets no answer in time fails, and the breaker
 	// opens again, rather than hold the host refused while it waits on a
-	// server that never answers. A job activation's long poll gets its
-	// requestTimeout on top (verdict.LongPoll), so the bound never cuts it
-	// short. 0 means 10s; a negative value means no bound but the
-	// request's own deadline.
+	// server that never answers. A probe is the whole request as the layer
+	// below sees it: in the chain of package transport, every attempt and
+	// wait of the retries below the breaker. The layers below see the bound
+	// as the request's deadline, so the retry layer hands back the last
+	// answer rather than wait past it (say, a Retry-After longer than the
+	// bound). A job activation's long poll gets its requestTimeout on top
+	// (verdict.LongPoll), so the bound never cuts it short. 0 means 10s; a
+	// negative value means no bound but the request's own deadline.
 	ProbeTimeout time.Duration
 	// MaxHosts bounds the number of hosts that have a breaker; see the
 	// package doc for which one gives way to a new host. 0 means 1024.

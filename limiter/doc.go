@@ -106,7 +106,9 @@
 // while it waited, fails with an error matching [verdict.ErrNotSent] (and
 // the context's cause, which is its error unless it was canceled with a
 // cause of its own, or [verdict.ErrRefused]); its body is closed and
-// nothing is sent. An error from next is never one of these: once an
+// nothing is sent. An attempt's own time bound (retry.Policy.AttemptTimeout)
+// does not run while it waits: it runs from sending, so a queue longer than
+// the bound delays attempts rather than failing them as if the host had. An error from next is never one of these: once an
 // attempt is handed on, it may have reached the server.
 //
 // Drain operations ([verdict.Drains]: job completion, failure and error,

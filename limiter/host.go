@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ebb-go/ebb/internal/bounded"
 	"github.com/ebb-go/ebb/verdict"
 )
 
@@ -200,8 +201,14 @@ func (h *host) acquireSlow(req *http.Request, longPoll bool) (permit, time.Durat
 	h.mu.Unlock()
 
 	ctx := req.Context()
+	// An attempt's time bound (retry's AttemptTimeout) runs from sending
+	// it: the wait for a permit is the client's own, not the host's.
+	resume := bounded.Hold(ctx)
 	select {
 	case <-w.ready:
+		if resume != nil {
+			resume()
+		}
 		return w.permit, h.t.now().Sub(now), nil
 	case <-ctx.Done():
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
+	"github.com/ebb-go/ebb/retry"
 	"github.com/ebb-go/ebb/verdict"
 )
 
@@ -1120,6 +1121,40 @@ func TestActivationAtOnce(t *testing.T) {
 		waitIdle()
 		if s := stats(t, lt); s.InFlight != 0 || s.LongPolls != 0 {
 			t.Errorf("%+v at the end", s)
+		}
+	})
+}
+
+// An attempt's time bound (retry's AttemptTimeout) runs from sending it:
+// an attempt that waits for a permit longer than the bound is sent when its
+// turn comes, once, rather than cut in the queue as a transport error that
+// the retry layer retries on the host's budget (and the breaker counts as
+// the host's failure). Once sent, the bound holds it as before.
+func TestAttemptBoundRunsFromSending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &testkit.Gate{}
+		lt := limiter.New(g, frozen())
+		held := saturate(t, lt, g, 1)[0]
+		var retries int
+		rt := retry.New(lt, retry.Policy{AttemptTimeout: time.Second},
+			retry.WithHooks(retry.Hooks{OnRetry: func(retry.Event) { retries++ }}))
+		ch := send(rt, newReq("POST", target))
+		time.Sleep(3 * time.Second) // three bounds in the queue
+		waitIdle()
+		if s := stats(t, lt); s.Waiting != 1 || retries != 0 {
+			t.Fatalf("after 3s: %+v, %d retries; want the attempt still waiting, never retried", s, retries)
+		}
+		held.Answer(testkit.OK)
+		waitIdle()
+		calls := g.Take()
+		if len(calls) != 1 {
+			t.Fatalf("%d attempts sent once the permit was free, want 1", len(calls))
+		}
+		// Sent, it has its whole bound: answered within it, it is in time.
+		time.Sleep(900 * time.Millisecond)
+		calls[0].Answer(testkit.OK)
+		if r := <-ch; r.err != nil || r.resp.StatusCode != 200 || retries != 0 {
+			t.Fatalf("got %v, %v after %d retries; want the 200, never retried", r.resp, r.err, retries)
 		}
 	})
 }

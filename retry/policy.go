@@ -45,12 +45,15 @@ type Policy struct {
 	// AttemptTimeout bounds each attempt, from sending it to its response
 	// headers, so that a server that never answers cannot hold a request
 	// for good (transport.WithAttemptTimeout bounds the breaker's probes
-	// as well; this field alone does not). A job activation that long-polls
-	// gets its own requestTimeout on top, so the bound never cuts a long
-	// poll short. An attempt that runs out of time is a transport error,
-	// retried only where that is safe. 0 means no bound beyond the
-	// context's deadline. Bounding an attempt costs a context and a
-	// request clone per attempt without a sooner deadline.
+	// as well; this field alone does not). The time an attempt waits for
+	// a permit of the limiter below does not count: the bound starts when
+	// it leaves the queue. A job activation that long-polls gets its own
+	// requestTimeout on top, so the bound never cuts a long poll short. An
+	// attempt that runs out of time is a transport error, retried only
+	// where that is safe. The layers below see the bound as the attempt's
+	// context deadline. 0 means no bound beyond the context's deadline.
+	// Bounding an attempt costs a context, a timer and a request clone per
+	// attempt without a sooner deadline.
 	AttemptTimeout time.Duration
 }
 

@@ -200,7 +200,7 @@ func (c *call) send(req *http.Request) (*http.Response, error) {
 	if dl, ok := c.ctx.Deadline(); ok && time.Until(dl) <= d {
 		return c.t.next.RoundTrip(req)
 	}
-	resp, _, err := bounded.RoundTrip(c.t.next, req, d)
+	resp, _, err := bounded.RoundTrip(c.t.next, req, d, true)
 	return resp, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -58,6 +59,11 @@ func BenchmarkHappyPath(b *testing.B) {
 	b.Run("chain/activation+body", func(b *testing.B) { benchActivation(b, New(newOKBase())) })
 	b.Run("chain+metrics", func(b *testing.B) {
 		benchRoundTrip(b, New(newOKBase(), WithMetrics(prometheus.NewRegistry())), path)
+	})
+	// Each attempt bounded: a context, a timer and a request clone per
+	// attempt (retry.Policy.AttemptTimeout).
+	b.Run("chain+attempt-timeout", func(b *testing.B) {
+		benchRoundTrip(b, New(newOKBase(), WithAttemptTimeout(time.Second)), "/v2/process-instances")
 	})
 }
 

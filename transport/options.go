@@ -66,8 +66,11 @@ func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.re
 // WithAttemptTimeout bounds each attempt (retry.Policy.AttemptTimeout),
 // whatever the retry policy says, and each probe of the breaker
 // (breaker.Settings.ProbeTimeout, unless that is set): an attempt that has
-// no response headers after d is abandoned as a transport error, retried
-// where that is safe. A job activation's long poll gets its requestTimeout
+// no response headers d after it was sent (its wait for a permit of the
+// limiter does not count) is abandoned as a transport error, retried
+// where that is safe. A probe is a whole request, its retries included,
+// and the retry layer plans by its bound: it hands back the last answer
+// rather than wait past it. A job activation's long poll gets its requestTimeout
 // on top, so the bound never cuts it short. 0 means no bound. By default
 // only the breaker's probes are bounded (10s), since a bound costs a
 // context per attempt; a client whose requests carry no deadline should set

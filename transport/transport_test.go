@@ -239,3 +239,39 @@ func TestURLErrorTimeout(t *testing.T) {
 		}
 	})
 }
+
+// A probe of the breaker is a whole logical request, retries and all, and
+// its time bound (here WithAttemptTimeout's) is a deadline the retry layer
+// plans by: answered 503 with a Retry-After longer than the bound, the
+// probe comes back with that answer at once, rather than sleep towards the
+// Retry-After and be cut off by the bound as a timeout, which reopened the
+// breaker and gave the caller an error instead of the server's answer.
+func TestProbeBoundIsTheRetriesDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		busy := testkit.Respond(503, "application/problem+json", testkit.ResourceExhaustedBody, "Retry-After", "2")
+		s := testkit.NewScript(testkit.ServerError, testkit.ServerError, testkit.ServerError, testkit.ServerError, testkit.ServerError, busy)
+		rt := New(s, WithAttemptTimeout(time.Second), WithLimiter(limiter.Settings{Profile: limiter.Off}))
+		get := func() (*http.Response, error) {
+			req, _ := http.NewRequest("GET", "http://gw.test:8080/v2/topology", nil)
+			return rt.RoundTrip(req)
+		}
+		for range 5 { // five failures in a row open the breaker
+			if resp, err := get(); err == nil {
+				resp.Body.Close()
+			}
+		}
+		if _, err := get(); !errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("after five failures: %v, want the breaker open", err)
+		}
+		time.Sleep(time.Second) // past the open period: the next request probes
+		start := time.Now()
+		resp, err := get()
+		if err != nil {
+			t.Fatalf("the probe: %v after %v, want the server's 503", err, time.Since(start))
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 || time.Since(start) != 0 {
+			t.Errorf("the probe: %d after %v, want the 503 at once", resp.StatusCode, time.Since(start))
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -68,25 +69,33 @@ var ErrTimeout = fmt.Errorf("no response headers within the attempt's bound: %w"
 // failed because d ran out while req's own context had not ended; a
 // response whose headers came just as d ran out is closed and counts as
 // timed out, since its body could no longer be read.
-func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration) (resp *http.Response, timedOut bool, err error) {
+//
+// The layers below see the bound as the context's deadline, so that one
+// that plans by the deadline (the retry layer's backoff, a dialer) does not
+// plan past it; once the bound has run out, the context's Err is
+// context.DeadlineExceeded. With holdable, a layer below that makes the
+// attempt wait before it leaves the process (the limiter's queue) holds the
+// bound while it waits ([Hold]): the bound runs from sending the attempt.
+func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration, holdable bool) (resp *http.Response, timedOut bool, err error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	timer := time.AfterFunc(d, func() { cancel(ErrTimeout) })
-	resp, err = next.RoundTrip(req.WithContext(ctx))
-	inTime := timer.Stop()
-	if !inTime && req.Context().Err() == nil {
+	b := &bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable}
+	b.timer = time.AfterFunc(d, b.fire)
+	resp, err = next.RoundTrip(req.WithContext(&boundCtx{Context: ctx, b: b}))
+	if b.end() && req.Context().Err() == nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
-		cancel(nil)
+		cancel(ErrTimeout)
 		switch {
 		case err == nil:
 			// Headers that came as the bound ran out: the body can no
 			// longer be read.
 			err = ErrTimeout
-		case !errors.Is(err, context.DeadlineExceeded):
+		case !errors.Is(err, ErrTimeout):
 			// A next RoundTripper that reported the end of its context
-			// by ctx.Err() rather than its cause: keep its words, not its
-			// context.Canceled, which would read as the caller's doing.
+			// by ctx.Err() rather than its cause: keep its words, but
+			// not its context.Canceled (from a context of its own), which
+			// would read as the caller's doing.
 			err = fmt.Errorf("%w (%v)", ErrTimeout, err)
 		}
 		return nil, true, err
@@ -97,6 +106,118 @@ func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration) (resp
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, false, err
+}
+
+// The states of a bound.
+const (
+	armed = iota // its timer runs
+	held         // stopped while the attempt waits to leave the process
+	fired        // it ran out
+	over         // the attempt's headers are in, or it ended
+)
+
+// bound is the time bound of one attempt.
+type bound struct {
+	d        time.Duration
+	cancel   context.CancelCauseFunc
+	holdable bool
+
+	mu    sync.Mutex
+	state int
+	at    time.Time // when it runs out, while armed
+	timer *time.Timer
+}
+
+func (b *bound) fire() {
+	b.mu.Lock()
+	if b.state != armed {
+		b.mu.Unlock()
+		return
+	}
+	b.state = fired
+	b.mu.Unlock()
+	b.cancel(ErrTimeout)
+}
+
+// end stops the bound once next has returned, and reports whether it ran
+// out first (or as next returned).
+func (b *bound) end() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ranOut := b.state == fired || b.state == armed && !b.timer.Stop()
+	b.state = over
+	return ranOut
+}
+
+// resume runs the bound again, for its whole length, as the attempt leaves.
+func (b *bound) resume() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == held {
+		b.state, b.at = armed, time.Now().Add(b.d)
+		b.timer.Reset(b.d)
+	}
+}
+
+// deadline returns when the bound runs out, and false while it does not
+// run.
+func (b *bound) deadline() (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.at, b.state == armed || b.state == fired
+}
+
+// Hold stops the time bound of the attempt whose context is ctx, if
+// [RoundTrip] set a holdable one that has not run out, and returns the
+// function that starts it again, for its whole length, once the attempt
+// leaves the process; nil when there is nothing to hold. A layer calls it
+// only when the attempt is about to wait, and calls the function it
+// returns only if the attempt is then sent.
+func Hold(ctx context.Context) (resume func()) {
+	b, _ := ctx.Value(holdKey{}).(*bound)
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != armed || !b.timer.Stop() {
+		return nil
+	}
+	b.state = held
+	return b.resume
+}
+
+type holdKey struct{}
+
+// boundCtx is an attempt's context: it ends when the bound runs out, and
+// reports the bound as its deadline, without ending there once the headers
+// are in (the body stays readable under the caller's context).
+type boundCtx struct {
+	context.Context // canceled with ErrTimeout when the bound runs out
+	b               *bound
+}
+
+func (c *boundCtx) Deadline() (time.Time, bool) {
+	dl, ok := c.Context.Deadline()
+	if at, runs := c.b.deadline(); runs && (!ok || at.Before(dl)) {
+		return at, true
+	}
+	return dl, ok
+}
+
+func (c *boundCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == ErrTimeout {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+func (c *boundCtx) Value(key any) any {
+	if _, ok := key.(holdKey); ok && c.b.holdable {
+		return c.b
+	}
+	return c.Context.Value(key)
 }
 
 // cancelBody releases an attempt's context once its body is closed.

@@ -8,4 +8,9 @@
 // net/http's Transport, Close aborts a Read in progress by closing the
 // connection, so a stalled read returns at once; the connection is not
 // reused, which is what a stalled connection deserves.
+//
+// [RoundTrip] bounds the wait for an attempt's response headers, for the
+// retry layer's AttemptTimeout and the breaker's ProbeTimeout; the layers
+// below see the bound as their context's deadline, and the limiter holds
+// an attempt's bound while the attempt waits for a permit ([Hold]).
 package bounded

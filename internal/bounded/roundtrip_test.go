@@ -75,7 +75,7 @@ func TestRoundTripBoundsHeadersOnly(t *testing.T) {
 			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok"))}, nil
 		})
 		req := newReq(t, context.Background())
-		resp, timedOut, err := RoundTrip(next, req, time.Second)
+		resp, timedOut, err := RoundTrip(next, req, time.Second, false)
 		if err != nil || timedOut {
 			t.Fatalf("RoundTrip = %v, %v", timedOut, err)
 		}
@@ -134,7 +134,7 @@ func TestRoundTripTimedOut(t *testing.T) {
 					defer cancel()
 				}
 				start := time.Now()
-				resp, timedOut, err := RoundTrip(tt.next, newReq(t, ctx), 250*time.Millisecond)
+				resp, timedOut, err := RoundTrip(tt.next, newReq(t, ctx), 250*time.Millisecond, false)
 				if d := time.Since(start); d != tt.want {
 					t.Errorf("returned after %v, want %v", d, tt.want)
 				}
@@ -164,7 +164,7 @@ func TestRoundTripLoopback(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
+	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond, false)
 	if resp != nil {
 		resp.Body.Close()
 		t.Fatalf("a server that sent no headers gave a response: %d", resp.StatusCode)
@@ -186,7 +186,7 @@ func TestRoundTripSlowBodyLoopback(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		w.Write([]byte("last"))
 	})
-	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond)
+	resp, timedOut, err := RoundTrip(tr, req, 50*time.Millisecond, false)
 	if err != nil || timedOut {
 		t.Fatalf("RoundTrip = %v, %v", timedOut, err)
 	}
@@ -210,4 +210,110 @@ func loopback(t *testing.T, h http.HandlerFunc) (*http.Transport, *http.Request)
 		t.Fatal(err)
 	}
 	return tr, req
+}
+
+// The layers below see the bound as their context's deadline, unless the
+// caller's comes sooner, and once it has run out the context reads as past
+// its deadline, as one from context.WithDeadline would.
+func TestRoundTripBoundIsTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			caller time.Duration // 0: no deadline of the caller's
+			want   time.Duration
+		}{
+			{"no deadline of the caller's", 0, time.Second},
+			{"the caller's later", 5 * time.Second, time.Second},
+			{"the caller's sooner", 500 * time.Millisecond, 500 * time.Millisecond},
+		} {
+			ctx := context.Background()
+			if tt.caller > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.caller)
+				defer cancel()
+			}
+			start := time.Now()
+			var dl time.Time
+			var ok bool
+			var errAfter error
+			next := fnRT(func(r *http.Request) (*http.Response, error) {
+				dl, ok = r.Context().Deadline()
+				<-r.Context().Done()
+				errAfter = r.Context().Err()
+				return nil, context.Cause(r.Context())
+			})
+			_, timedOut, _ := RoundTrip(next, newReq(t, ctx), time.Second, false)
+			if !ok || dl.Sub(start) != tt.want {
+				t.Errorf("%s: deadline %v after the start (set: %v), want %v", tt.name, dl.Sub(start), ok, tt.want)
+			}
+			if !errors.Is(errAfter, context.DeadlineExceeded) {
+				t.Errorf("%s: Err() = %v once over, want context.DeadlineExceeded", tt.name, errAfter)
+			}
+			if timedOut != (tt.want == time.Second) {
+				t.Errorf("%s: timedOut = %v", tt.name, timedOut)
+			}
+		}
+	})
+}
+
+// A holdable bound stops while a layer below holds it (the limiter's queue)
+// and runs again, whole, once the attempt leaves: an attempt that waits
+// longer than the bound, then is answered within it, is in time; one whose
+// answer then takes longer is not. A bound that is not holdable runs on.
+func TestRoundTripHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tt := range []struct {
+			name     string
+			holdable bool
+			answer   time.Duration // after leaving
+			timedOut bool
+		}{
+			{"answered within the bound after the wait", true, 900 * time.Millisecond, false},
+			{"answered after the bound after the wait", true, 1100 * time.Millisecond, true},
+			{"not holdable", false, 100 * time.Millisecond, true},
+		} {
+			start := time.Now()
+			var gotHold bool
+			var dlWhileHeld, dlAfter time.Time
+			next := fnRT(func(r *http.Request) (*http.Response, error) {
+				ctx := r.Context()
+				resume := Hold(ctx)
+				gotHold = resume != nil
+				dlWhileHeld, _ = ctx.Deadline()
+				select {
+				case <-time.After(3 * time.Second): // the wait in a queue
+				case <-ctx.Done():
+					return nil, context.Cause(ctx)
+				}
+				if resume != nil {
+					resume()
+				}
+				dlAfter, _ = ctx.Deadline()
+				select {
+				case <-time.After(tt.answer):
+					return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+				case <-ctx.Done():
+					return nil, context.Cause(ctx)
+				}
+			})
+			resp, timedOut, err := RoundTrip(next, newReq(t, context.Background()), time.Second, tt.holdable)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if gotHold != tt.holdable {
+				t.Errorf("%s: Hold gave a resume: %v, want %v", tt.name, gotHold, tt.holdable)
+			}
+			if timedOut != tt.timedOut {
+				t.Errorf("%s: timedOut = %v (%v), want %v", tt.name, timedOut, err, tt.timedOut)
+			}
+			if tt.holdable {
+				if !dlWhileHeld.IsZero() {
+					t.Errorf("%s: a deadline of %v while held, want none", tt.name, dlWhileHeld.Sub(start))
+				}
+				if want := 3*time.Second + time.Second; dlAfter.Sub(start) != want {
+					t.Errorf("%s: deadline %v after the start once resumed, want %v", tt.name, dlAfter.Sub(start), want)
+				}
+			}
+		}
+	})
 }
