@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"sync"
+	"weak"
 
 	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/limiter"
@@ -11,13 +12,15 @@ import (
 // gauges is the collector of the gauges read at scrape time from the
 // layers' own state (as collectors.NewDBStatsCollector reads db.Stats), so
 // that the hot path pushes nothing. Chains sharing a registry share it; the
-// values of a host that several chains reach are summed.
+// values of a host that several chains reach are summed. It holds the
+// layers weakly: a chain the program has let go of is neither kept alive by
+// its registry nor counted in its gauges once collected.
 type gauges struct {
 	limit, inFlight, waiting, state *prometheus.Desc
 
 	mu       sync.Mutex
-	limiters []*limiter.Transport
-	breakers []*breaker.Transport
+	limiters []weak.Pointer[limiter.Transport]
+	breakers []weak.Pointer[breaker.Transport]
 }
 
 func newGauges(ns string) *gauges {
@@ -33,19 +36,22 @@ func newGauges(ns string) *gauges {
 }
 
 // WatchBreaker has the breaker's state (ebb_breaker_state) read from b at
-// every scrape: the state a request would find then.
+// every scrape: the state a request would find then. b is held weakly: once
+// the program no longer uses it, it leaves the gauge.
 func (m *Metrics) WatchBreaker(b *breaker.Transport) {
 	m.gauges.mu.Lock()
 	defer m.gauges.mu.Unlock()
-	m.gauges.breakers = append(m.gauges.breakers, b)
+	m.gauges.breakers = append(m.gauges.breakers, weak.Make(b))
 }
 
 // WatchLimiter has the limiter's gauges (ebb_limiter_limit,
 // ebb_limiter_in_flight, ebb_limiter_waiting) read from l at every scrape.
+// l is held weakly: once the program no longer uses it, it leaves the
+// gauges.
 func (m *Metrics) WatchLimiter(l *limiter.Transport) {
 	m.gauges.mu.Lock()
 	defer m.gauges.mu.Unlock()
-	m.gauges.limiters = append(m.gauges.limiters, l)
+	m.gauges.limiters = append(m.gauges.limiters, weak.Make(l))
 }
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
@@ -57,8 +63,10 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	g.mu.Lock()
-	ls := append([]*limiter.Transport(nil), g.limiters...)
-	bs := append([]*breaker.Transport(nil), g.breakers...)
+	var ls []*limiter.Transport
+	var bs []*breaker.Transport
+	g.limiters, ls = live(g.limiters)
+	g.breakers, bs = live(g.breakers)
 	g.mu.Unlock()
 	g.collectBreakers(ch, bs)
 	type sums struct{ limit, inFlight, waiting float64 }
@@ -83,6 +91,21 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(g.inFlight, prometheus.GaugeValue, s.inFlight, h)
 		ch <- prometheus.MustNewConstMetric(g.waiting, prometheus.GaugeValue, s.waiting, h)
 	}
+}
+
+// live returns the pointers of ws whose layer is still in use, and those
+// layers.
+func live[T any](ws []weak.Pointer[T]) ([]weak.Pointer[T], []*T) {
+	var out []*T
+	kept := ws[:0]
+	for _, w := range ws {
+		if v := w.Value(); v != nil {
+			kept = append(kept, w)
+			out = append(out, v)
+		}
+	}
+	clear(ws[len(kept):]) // let the dropped pointers go
+	return kept, out
 }
 
 // collectBreakers reports each host's breaker state; a host that several

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ebb-go/ebb/breaker"
 	"github.com/ebb-go/ebb/internal/testkit"
 	"github.com/ebb-go/ebb/limiter"
 	"github.com/ebb-go/ebb/retry"
@@ -370,4 +371,33 @@ func TestCodeLabel(t *testing.T) {
 	if len(seen) != 21 {
 		t.Errorf("%d code labels over statuses -1..999, want the 21 the docs promise: %v", len(seen), seen)
 	}
+}
+
+// Chains that share a registry share its gauges, which must not keep a
+// chain the program has let go of: built and dropped a hundred times (per
+// tenant, per test), the layers are collected and leave the gauges, while
+// a chain still in use stays.
+func TestGaugesLetGoOfDroppedChains(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(reg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := limiter.New(testkit.NewScript(testkit.OK), limiter.Settings{})
+	m.WatchLimiter(kept)
+	for range 100 {
+		m.WatchLimiter(limiter.New(testkit.NewScript(testkit.OK), limiter.Settings{}))
+		m.WatchBreaker(breaker.New(testkit.NewScript(testkit.OK), breaker.Settings{}))
+	}
+	runtime.GC()
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	m.gauges.mu.Lock()
+	limiters, breakers := len(m.gauges.limiters), len(m.gauges.breakers)
+	m.gauges.mu.Unlock()
+	if limiters != 1 || breakers != 0 {
+		t.Errorf("after a scrape the gauges watch %d limiters and %d breakers, want the 1 limiter still in use", limiters, breakers)
+	}
+	runtime.KeepAlive(kept)
 }
