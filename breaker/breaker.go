@@ -191,7 +191,15 @@ func (t *Transport) sendAsProbe(req *http.Request, h *host, p probe, poll bool) 
 		defer h.pollProbe.CompareAndSwap(&p, nil)
 	}
 	resp, err := t.sendProbe(req, lp)
-	p.settle(t.judge(req, resp, err), resp)
+	o := t.judge(req, resp, err)
+	if o == failed && errors.Is(err, errProbeTimeout) && errors.Is(err, verdict.ErrNotSent) {
+		// The bound ran out before the probe left the process (it waited
+		// for a permit of a limiter below): the host was never asked, so
+		// the probe counts for nothing, as a local refusal would, and the
+		// next request probes in its place.
+		o = excluded
+	}
+	p.settle(o, resp)
 	return t.deliver(h, resp, err)
 }
 

@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ebb-go/ebb/internal/testkit"
+	"github.com/ebb-go/ebb/verdict"
 )
 
 // TestProbeTimeout: a probe sent to a host that never answers fails after
@@ -18,9 +20,13 @@ import (
 // default protects the probe). A long poll's requestTimeout comes on top.
 func TestProbeTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var silent, refused bool
+		var silent, refused, queued bool
 		base := testkit.Func(func(req *http.Request) (*http.Response, error) {
 			switch {
+			case queued:
+				// A limiter's queue that outlasts the bound: nothing sent.
+				<-req.Context().Done()
+				return nil, fmt.Errorf("limiter: gave up waiting: %w", errors.Join(context.Cause(req.Context()), verdict.ErrNotSent))
 			case silent:
 				return testkit.Canceled(req) // waits for the request's context
 			case refused:
@@ -59,6 +65,22 @@ func TestProbeTimeout(t *testing.T) {
 			t.Fatalf("a refused probe: %v, want its own error, not a timeout", err)
 		}
 		silent, refused = true, false
+
+		// A probe whose bound runs out before it leaves the process (in a
+		// limiter's queue below) was never seen by the host: it is not
+		// counted, and the breaker stays half-open for the next request.
+		time.Sleep(2 * time.Second)
+		silent, queued = false, true
+		if err := post("/v2/process-instances", "{}"); !errors.Is(err, errProbeTimeout) || !errors.Is(err, verdict.ErrNotSent) {
+			t.Fatalf("a probe that never left: %v, want the probe's timeout, not sent", err)
+		}
+		if st := state(tr, gw); st != HalfOpen {
+			t.Fatalf("after a probe that never left the breaker is %v, want still half-open", st)
+		}
+		silent, queued = true, false
+		if err := post("/v2/process-instances", "{}"); !errors.Is(err, errProbeTimeout) {
+			t.Fatalf("the next request: %v, want it sent as the probe", err)
+		}
 
 		// A long poll as the probe: its requestTimeout (5s) comes on top.
 		time.Sleep(2 * time.Second)

@@ -60,12 +60,15 @@ type Settings struct {
 	// opens again, rather than hold the host refused while it waits on a
 	// server that never answers. A probe is the whole request as the layer
 	// below sees it: in the chain of package transport, every attempt and
-	// wait of the retries below the breaker. The layers below see the bound
-	// as the request's deadline, so the retry layer hands back the last
-	// answer rather than wait past it (say, a Retry-After longer than the
-	// bound). A job activation's long poll gets its requestTimeout on top
-	// (verdict.LongPoll), so the bound never cuts it short. 0 means 10s; a
-	// negative value means no bound but the request's own deadline.
+	// wait of the retries below the breaker. The retry layer plans by the
+	// bound as by a deadline: it hands back the last answer rather than
+	// wait past it (say, a Retry-After longer than the bound). A probe
+	// whose bound runs out before it leaves the process (waiting for a
+	// limiter's permit) fails, but is not counted against the host: the
+	// next request probes. A job activation's long poll gets its
+	// requestTimeout on top (verdict.LongPoll), so the bound never cuts it
+	// short. 0 means 10s; a negative value means no bound but the request's
+	// own deadline.
 	ProbeTimeout time.Duration
 	// MaxHosts bounds the number of hosts that have a breaker; see the
 	// package doc for which one gives way to a new host. 0 means 1024.

@@ -24,8 +24,9 @@
 // ±50%, capped at 5s. A Retry-After header (seconds or HTTP-date) is a floor
 // for the delay; one longer than Policy.MaxRetryAfter is not waited for: the
 // response goes back to the caller at once. The layer never waits past the
-// context's deadline: if the next attempt could not start before it, the last
-// answer is returned now. The same holds when the deadline passes while the
+// context's deadline, nor past the time bound of a breaker's probe (package
+// breaker, above this layer, bounds a probe as a whole): if the next attempt
+// could not start before it, the last answer is returned now. The same holds when the deadline passes while the
 // next attempt provably never left the process (it waited for a permit of
 // the limiter below, whose error matches verdict.ErrNotSent): the previous
 // answer, kept in memory when its body is small (up to 4 KiB, as

@@ -92,7 +92,7 @@ const (
 	// StopRetryAfter: the server asked to wait longer than MaxRetryAfter.
 	StopRetryAfter
 	// StopDeadline: the next attempt could not start before the context's
-	// deadline.
+	// deadline, or the time bound of the breaker's probe the request is.
 	StopDeadline
 	// StopBudget: the host's retry budget is spent.
 	StopBudget

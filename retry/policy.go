@@ -50,8 +50,7 @@ type Policy struct {
 	// it leaves the queue. A job activation that long-polls gets its own
 	// requestTimeout on top, so the bound never cuts a long poll short. An
 	// attempt that runs out of time is a transport error, retried only
-	// where that is safe. The layers below see the bound as the attempt's
-	// context deadline. 0 means no bound beyond the context's deadline.
+	// where that is safe. 0 means no bound beyond the context's deadline.
 	// Bounding an attempt costs a context, a timer and a request clone per
 	// attempt without a sooner deadline.
 	AttemptTimeout time.Duration

@@ -279,7 +279,9 @@ func (c *call) plan(resp *http.Response, a verdict.Attempt) (time.Duration, Stop
 			}
 		}
 	}
-	if dl, ok := c.ctx.Deadline(); ok && !time.Now().Add(delay).Before(dl) {
+	// The deadline is the caller's, or the bound of a breaker's probe this
+	// request is, whichever comes first.
+	if dl, ok := bounded.Deadline(c.ctx); ok && !time.Now().Add(delay).Before(dl) {
 		return 0, StopDeadline
 	}
 	if c.t.budget && a.Kind != verdict.Backpressure && !c.host.budget.withdraw() {

@@ -68,9 +68,10 @@ func WithRetry(p retry.Policy) Option { return optionFunc(func(c *config) { c.re
 // (breaker.Settings.ProbeTimeout, unless that is set): an attempt that has
 // no response headers d after it was sent (its wait for a permit of the
 // limiter does not count) is abandoned as a transport error, retried
-// where that is safe. A probe is a whole request, its retries included,
-// and the retry layer plans by its bound: it hands back the last answer
-// rather than wait past it. A job activation's long poll gets its requestTimeout
+// where that is safe. A probe is a whole request, its retries and waits
+// included, and the retry layer plans by its bound: it hands back the last
+// answer rather than wait past it; a probe whose bound runs out before it
+// was sent is not counted against the host. A job activation's long poll gets its requestTimeout
 // on top, so the bound never cuts it short. 0 means no bound. By default
 // only the breaker's probes are bounded (10s), since a bound costs a
 // context per attempt; a client whose requests carry no deadline should set

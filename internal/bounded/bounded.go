@@ -70,15 +70,17 @@ var ErrTimeout = fmt.Errorf("no response headers within the attempt's bound: %w"
 // response whose headers came just as d ran out is closed and counts as
 // timed out, since its body could no longer be read.
 //
-// The layers below see the bound as the context's deadline, so that one
-// that plans by the deadline (the retry layer's backoff, a dialer) does not
-// plan past it; once the bound has run out, the context's Err is
-// context.DeadlineExceeded. With holdable, a layer below that makes the
-// attempt wait before it leaves the process (the limiter's queue) holds the
-// bound while it waits ([Hold]): the bound runs from sending the attempt.
+// The bound is not the context's deadline, since it does not end the
+// context once the headers are in (a context derived below with a later
+// deadline would count on it and lose its own): the layers of ebb that plan
+// by a deadline read it with [Deadline]. With holdable, a layer below that
+// makes the attempt wait before it leaves the process (the limiter's queue)
+// holds the bound while it waits ([Hold]): the bound runs from sending the
+// attempt.
 func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration, holdable bool) (resp *http.Response, timedOut bool, err error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	b := &bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable}
+	b.outer, _ = req.Context().Value(boundKey{}).(*bound)
 	b.timer = time.AfterFunc(d, b.fire)
 	resp, err = next.RoundTrip(req.WithContext(&boundCtx{Context: ctx, b: b}))
 	if b.end() && req.Context().Err() == nil {
@@ -121,6 +123,7 @@ type bound struct {
 	d        time.Duration
 	cancel   context.CancelCauseFunc
 	holdable bool
+	outer    *bound // the bound of the request this attempt is part of, if any
 
 	mu    sync.Mutex
 	state int
@@ -168,14 +171,14 @@ func (b *bound) deadline() (time.Time, bool) {
 }
 
 // Hold stops the time bound of the attempt whose context is ctx, if
-// [RoundTrip] set a holdable one that has not run out, and returns the
-// function that starts it again, for its whole length, once the attempt
-// leaves the process; nil when there is nothing to hold. A layer calls it
-// only when the attempt is about to wait, and calls the function it
-// returns only if the attempt is then sent.
+// [RoundTrip] set a holdable one that has not run out (the innermost bound,
+// when several are set), and returns the function that starts it again, for
+// its whole length, once the attempt leaves the process; nil when there is
+// nothing to hold. A layer calls it only when the attempt is about to wait,
+// and calls the function it returns only if the attempt is then sent.
 func Hold(ctx context.Context) (resume func()) {
-	b, _ := ctx.Value(holdKey{}).(*bound)
-	if b == nil {
+	b, _ := ctx.Value(boundKey{}).(*bound)
+	if b == nil || !b.holdable {
 		return nil
 	}
 	b.mu.Lock()
@@ -187,34 +190,31 @@ func Hold(ctx context.Context) (resume func()) {
 	return b.resume
 }
 
-type holdKey struct{}
+// Deadline returns the sooner of ctx's deadline and the time the running
+// bounds of [RoundTrip] on ctx run out, and whether there is either: the
+// time a layer that plans by the deadline (the retry layer's backoff) must
+// not plan past.
+func Deadline(ctx context.Context) (time.Time, bool) {
+	dl, ok := ctx.Deadline()
+	for b, _ := ctx.Value(boundKey{}).(*bound); b != nil; b = b.outer {
+		if at, runs := b.deadline(); runs && (!ok || at.Before(dl)) {
+			dl, ok = at, true
+		}
+	}
+	return dl, ok
+}
 
-// boundCtx is an attempt's context: it ends when the bound runs out, and
-// reports the bound as its deadline, without ending there once the headers
-// are in (the body stays readable under the caller's context).
+type boundKey struct{}
+
+// boundCtx is an attempt's context, which ends when the bound runs out,
+// and finds the bound for Hold and Deadline.
 type boundCtx struct {
 	context.Context // canceled with ErrTimeout when the bound runs out
 	b               *bound
 }
 
-func (c *boundCtx) Deadline() (time.Time, bool) {
-	dl, ok := c.Context.Deadline()
-	if at, runs := c.b.deadline(); runs && (!ok || at.Before(dl)) {
-		return at, true
-	}
-	return dl, ok
-}
-
-func (c *boundCtx) Err() error {
-	err := c.Context.Err()
-	if err != nil && context.Cause(c.Context) == ErrTimeout {
-		return context.DeadlineExceeded
-	}
-	return err
-}
-
 func (c *boundCtx) Value(key any) any {
-	if _, ok := key.(holdKey); ok && c.b.holdable {
+	if _, ok := key.(boundKey); ok {
 		return c.b
 	}
 	return c.Context.Value(key)

@@ -10,7 +10,8 @@
 // reused, which is what a stalled connection deserves.
 //
 // [RoundTrip] bounds the wait for an attempt's response headers, for the
-// retry layer's AttemptTimeout and the breaker's ProbeTimeout; the layers
-// below see the bound as their context's deadline, and the limiter holds
-// an attempt's bound while the attempt waits for a permit ([Hold]).
+// retry layer's AttemptTimeout and the breaker's ProbeTimeout; the retry
+// layer plans by the bounds around it as by a deadline ([Deadline]), and
+// the limiter holds an attempt's bound while the attempt waits for a permit
+// ([Hold]).
 package bounded

@@ -212,19 +212,24 @@ func loopback(t *testing.T, h http.HandlerFunc) (*http.Transport, *http.Request)
 	return tr, req
 }
 
-// The layers below see the bound as their context's deadline, unless the
-// caller's comes sooner, and once it has run out the context reads as past
-// its deadline, as one from context.WithDeadline would.
-func TestRoundTripBoundIsTheDeadline(t *testing.T) {
+// Deadline gives the layers below the sooner of the caller's deadline and
+// every running bound, the outer ones included (a probe's around a retried
+// attempt's), while the context's own Deadline stays the caller's: the
+// bound does not end the context once the headers are in, and a context
+// derived below with a later deadline must not count on it.
+func TestDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, tt := range []struct {
-			name   string
-			caller time.Duration // 0: no deadline of the caller's
-			want   time.Duration
+			name         string
+			caller       time.Duration // 0: no deadline of the caller's
+			outer, inner time.Duration // 0: no such bound
+			want         time.Duration
 		}{
-			{"no deadline of the caller's", 0, time.Second},
-			{"the caller's later", 5 * time.Second, time.Second},
-			{"the caller's sooner", 500 * time.Millisecond, 500 * time.Millisecond},
+			{"a bound, no deadline of the caller's", 0, 0, time.Second, time.Second},
+			{"the caller's later", 5 * time.Second, 0, time.Second, time.Second},
+			{"the caller's sooner", 500 * time.Millisecond, 0, time.Second, 500 * time.Millisecond},
+			{"an outer bound sooner", 0, 2 * time.Second, 3 * time.Second, 2 * time.Second},
+			{"an outer bound later", 0, 3 * time.Second, 2 * time.Second, 2 * time.Second},
 		} {
 			ctx := context.Background()
 			if tt.caller > 0 {
@@ -233,25 +238,35 @@ func TestRoundTripBoundIsTheDeadline(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			var dl time.Time
-			var ok bool
-			var errAfter error
-			next := fnRT(func(r *http.Request) (*http.Response, error) {
-				dl, ok = r.Context().Deadline()
-				<-r.Context().Done()
-				errAfter = r.Context().Err()
-				return nil, context.Cause(r.Context())
+			var dl, own time.Time
+			var ok, ownOK bool
+			var next http.RoundTripper = fnRT(func(r *http.Request) (*http.Response, error) {
+				dl, ok = Deadline(r.Context())
+				own, ownOK = r.Context().Deadline()
+				return &http.Response{StatusCode: 204}, nil
 			})
-			_, timedOut, _ := RoundTrip(next, newReq(t, ctx), time.Second, false)
+			if tt.outer > 0 {
+				inner := next
+				next = fnRT(func(r *http.Request) (*http.Response, error) {
+					resp, _, err := RoundTrip(inner, r, tt.inner, true)
+					return resp, err
+				})
+				if _, _, err := RoundTrip(next, newReq(t, ctx), tt.outer, false); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, _, err := RoundTrip(next, newReq(t, ctx), tt.inner, true); err != nil {
+				t.Fatal(err)
+			}
 			if !ok || dl.Sub(start) != tt.want {
-				t.Errorf("%s: deadline %v after the start (set: %v), want %v", tt.name, dl.Sub(start), ok, tt.want)
+				t.Errorf("%s: Deadline %v after the start (set: %v), want %v", tt.name, dl.Sub(start), ok, tt.want)
 			}
-			if !errors.Is(errAfter, context.DeadlineExceeded) {
-				t.Errorf("%s: Err() = %v once over, want context.DeadlineExceeded", tt.name, errAfter)
+			if wantOwn := tt.caller > 0; ownOK != wantOwn || ownOK && own.Sub(start) != tt.caller {
+				t.Errorf("%s: the context's own deadline %v (set: %v), want the caller's", tt.name, own.Sub(start), ownOK)
 			}
-			if timedOut != (tt.want == time.Second) {
-				t.Errorf("%s: timedOut = %v", tt.name, timedOut)
-			}
+		}
+		// Without a bound, Deadline is the context's.
+		if _, ok := Deadline(context.Background()); ok {
+			t.Error("a deadline without a bound or a caller's deadline")
 		}
 	})
 }
@@ -279,7 +294,7 @@ func TestRoundTripHold(t *testing.T) {
 				ctx := r.Context()
 				resume := Hold(ctx)
 				gotHold = resume != nil
-				dlWhileHeld, _ = ctx.Deadline()
+				dlWhileHeld, _ = Deadline(ctx)
 				select {
 				case <-time.After(3 * time.Second): // the wait in a queue
 				case <-ctx.Done():
@@ -288,7 +303,7 @@ func TestRoundTripHold(t *testing.T) {
 				if resume != nil {
 					resume()
 				}
-				dlAfter, _ = ctx.Deadline()
+				dlAfter, _ = Deadline(ctx)
 				select {
 				case <-time.After(tt.answer):
 					return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
@@ -314,6 +329,28 @@ func TestRoundTripHold(t *testing.T) {
 					t.Errorf("%s: deadline %v after the start once resumed, want %v", tt.name, dlAfter.Sub(start), want)
 				}
 			}
+		}
+	})
+}
+
+// Hold holds the innermost bound or nothing: a probe's bound inside an
+// attempt's is not held, and does not let the attempt's be held through it.
+func TestHoldInnermostOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got func()
+		inner := fnRT(func(r *http.Request) (*http.Response, error) {
+			got = Hold(r.Context())
+			return &http.Response{StatusCode: 204}, nil
+		})
+		outer := fnRT(func(r *http.Request) (*http.Response, error) {
+			resp, _, err := RoundTrip(inner, r, time.Second, false)
+			return resp, err
+		})
+		if _, _, err := RoundTrip(outer, newReq(t, context.Background()), time.Second, true); err != nil {
+			t.Fatal(err)
+		}
+		if got != nil {
+			t.Error("Hold held a bound beyond the innermost, which is not holdable")
 		}
 	})
 }
