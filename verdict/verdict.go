@@ -64,10 +64,12 @@ func Of(req *http.Request, resp *http.Response, err error) Attempt {
 	if resp == nil {
 		return Attempt{Kind: TransportError, Err: errNoResponse}
 	}
-	if b, ok := resp.Body.(*peekedBody); ok {
-		return b.attempt
-	}
 	code := resp.StatusCode
+	if code >= 400 { // only error bodies are peeked
+		if a, ok := cached(resp.Body); ok {
+			return a
+		}
+	}
 	switch {
 	case code < 400:
 		return Attempt{Kind: Success, Status: code}
@@ -208,6 +210,23 @@ func jsonContent(ct string) bool {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (strings.HasSuffix(mt, "+json") || mt == "text/json")
+}
+
+// cached returns the verdict body carries when it was peeked, directly or
+// under wrappers that hand on to it through an Unwrap() io.ReadCloser
+// method (as the attempt bound of the retry layer wraps a response's body).
+func cached(body io.ReadCloser) (Attempt, bool) {
+	for range 8 {
+		switch b := body.(type) {
+		case *peekedBody:
+			return b.attempt, true
+		case interface{ Unwrap() io.ReadCloser }:
+			body = b.Unwrap()
+		default:
+			return Attempt{}, false
+		}
+	}
+	return Attempt{}, false
 }
 
 // peekedBody yields the peeked prefix, then the rest of the original body.

@@ -198,6 +198,35 @@ func TestOfSecondCallIsFree(t *testing.T) {
 	}
 }
 
+// wrapped hands on to the body it wraps, as the attempt bound's body does.
+type wrapped struct{ io.ReadCloser }
+
+func (w wrapped) Unwrap() io.ReadCloser { return w.ReadCloser }
+
+// A second look through a wrapper that hands on to the peeked body is free
+// too: the retry layer's attempt bound wraps every response's body, and
+// reading a refusal's problem again cost a parse and its allocations.
+func TestOfSecondCallThroughWrapperIsFree(t *testing.T) {
+	cb := &countingBody{r: strings.NewReader(body883)}
+	resp := &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {problemJSON}}, Body: cb}
+	first := Of(nil, resp, nil)
+	read := cb.n
+	resp.Body = wrapped{wrapped{resp.Body}}
+	second := Of(nil, resp, nil)
+	if cb.n != read {
+		t.Fatalf("second call read %d more bytes", cb.n-read)
+	}
+	if first.Problem != second.Problem || first.Kind != second.Kind {
+		t.Fatalf("second call differs: %+v vs %+v", first, second)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { Of(nil, resp, nil) }); allocs != 0 {
+		t.Fatalf("second call allocates %v times", allocs)
+	}
+	if got, _ := io.ReadAll(resp.Body); string(got) != body883 {
+		t.Fatalf("body after peek = %q", got)
+	}
+}
+
 func TestPeekKeepsEveryByte(t *testing.T) {
 	// A 3 MiB problem body: far beyond MaxPeek, it must reach the caller intact.
 	big := make([]byte, 3<<20)

@@ -226,6 +226,10 @@ type cancelBody struct {
 	cancel context.CancelCauseFunc
 }
 
+// Unwrap returns the body it wraps, where package verdict finds the
+// verdict it left there.
+func (b *cancelBody) Unwrap() io.ReadCloser { return b.ReadCloser }
+
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
