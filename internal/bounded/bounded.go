@@ -79,10 +79,12 @@ var ErrTimeout = fmt.Errorf("no response headers within the attempt's bound: %w"
 // attempt.
 func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration, holdable bool) (resp *http.Response, timedOut bool, err error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	b := &bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable}
+	// The context and its bound are one allocation.
+	c := &boundCtx{Context: ctx, b: bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable}}
+	b := &c.b
 	b.outer, _ = req.Context().Value(boundKey{}).(*bound)
 	b.timer = time.AfterFunc(d, b.fire)
-	resp, err = next.RoundTrip(req.WithContext(&boundCtx{Context: ctx, b: b}))
+	resp, err = next.RoundTrip(req.WithContext(c))
 	if b.end() && req.Context().Err() == nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -210,12 +212,12 @@ type boundKey struct{}
 // and finds the bound for Hold and Deadline.
 type boundCtx struct {
 	context.Context // canceled with ErrTimeout when the bound runs out
-	b               *bound
+	b               bound
 }
 
 func (c *boundCtx) Value(key any) any {
 	if _, ok := key.(boundKey); ok {
-		return c.b
+		return &c.b
 	}
 	return c.Context.Value(key)
 }
