@@ -87,7 +87,7 @@
 // share moves one permit at a time as probes displace one another, and
 // the pull of the pace back towards equal waits only bounds the spread, to
 // about a permit either way at 8 permits a process. The tail of a fleet's
-// latency is that spread: 1.4-1.5 times its queueing floor at the 99th
+// latency is that spread: 1.4-1.6 times its queueing floor at the 99th
 // percentile, where one client alone gets 1.1, and so do four processes
 // held at the fair split (8 permits each of 32 slots, 1.09 over
 // loopback). LAW.md ("Why the shares spread") has the model, and why a
