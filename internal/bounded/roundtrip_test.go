@@ -54,6 +54,17 @@ type fnRT func(*http.Request) (*http.Response, error)
 
 func (f fnRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// callerCtx returns a caller's context with a deadline d from now, or
+// none when d is 0.
+func callerCtx(t *testing.T, d time.Duration) context.Context {
+	if d == 0 {
+		return context.Background()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func newReq(t *testing.T, ctx context.Context) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://sim.test/v2/topology", nil)
@@ -127,12 +138,7 @@ func TestRoundTripTimedOut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
-				if tt.parent > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tt.parent)
-					defer cancel()
-				}
+				ctx := callerCtx(t, tt.parent)
 				start := time.Now()
 				resp, timedOut, err := RoundTrip(tt.next, newReq(t, ctx), 250*time.Millisecond, false)
 				if d := time.Since(start); d != tt.want {
@@ -231,12 +237,7 @@ func TestDeadline(t *testing.T) {
 			{"an outer bound sooner", 0, 2 * time.Second, 3 * time.Second, 2 * time.Second},
 			{"an outer bound later", 0, 3 * time.Second, 2 * time.Second, 2 * time.Second},
 		} {
-			ctx := context.Background()
-			if tt.caller > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.caller)
-				defer cancel()
-			}
+			ctx := callerCtx(t, tt.caller)
 			start := time.Now()
 			var dl, own time.Time
 			var ok, ownOK bool
