@@ -80,9 +80,8 @@ var ErrTimeout = fmt.Errorf("no response headers within the attempt's bound: %w"
 func RoundTrip(next http.RoundTripper, req *http.Request, d time.Duration, holdable bool) (resp *http.Response, timedOut bool, err error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	// The context and its bound are one allocation.
-	c := &boundCtx{Context: ctx, b: bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable}}
+	c := &boundCtx{Context: ctx, b: bound{d: d, at: time.Now().Add(d), cancel: cancel, holdable: holdable, parent: req.Context()}}
 	b := &c.b
-	b.outer, _ = req.Context().Value(boundKey{}).(*bound)
 	b.timer = time.AfterFunc(d, b.fire)
 	resp, err = next.RoundTrip(req.WithContext(c))
 	if b.end() && req.Context().Err() == nil {
@@ -125,7 +124,10 @@ type bound struct {
 	d        time.Duration
 	cancel   context.CancelCauseFunc
 	holdable bool
-	outer    *bound // the bound of the request this attempt is part of, if any
+	// parent is the context the attempt was given, where Deadline looks
+	// for the bound of the request the attempt is part of, if any (only
+	// when asked: an attempt does not pay for the lookup).
+	parent context.Context
 
 	mu    sync.Mutex
 	state int
@@ -179,7 +181,7 @@ func (b *bound) deadline() (time.Time, bool) {
 // nothing to hold. A layer calls it only when the attempt is about to wait,
 // and calls the function it returns only if the attempt is then sent.
 func Hold(ctx context.Context) (resume func()) {
-	b, _ := ctx.Value(boundKey{}).(*bound)
+	b := boundOf(ctx)
 	if b == nil || !b.holdable {
 		return nil
 	}
@@ -198,7 +200,7 @@ func Hold(ctx context.Context) (resume func()) {
 // not plan past.
 func Deadline(ctx context.Context) (time.Time, bool) {
 	dl, ok := ctx.Deadline()
-	for b, _ := ctx.Value(boundKey{}).(*bound); b != nil; b = b.outer {
+	for b := boundOf(ctx); b != nil; b = boundOf(b.parent) {
 		if at, runs := b.deadline(); runs && (!ok || at.Before(dl)) {
 			dl, ok = at, true
 		}
@@ -207,6 +209,12 @@ func Deadline(ctx context.Context) (time.Time, bool) {
 }
 
 type boundKey struct{}
+
+// boundOf returns the innermost bound set on ctx, or nil.
+func boundOf(ctx context.Context) *bound {
+	b, _ := ctx.Value(boundKey{}).(*bound)
+	return b
+}
 
 // boundCtx is an attempt's context, which ends when the bound runs out,
 // and finds the bound for Hold and Deadline.
